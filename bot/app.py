@@ -1,0 +1,82 @@
+"""Wiring: settings → knowledge → engine → conversation → channels, in one aiohttp server.
+
+With no Telegram token the server is the web chat and the JSON API alone (the embedded
+default); with one, the Telegram bot runs in the same process and event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from bot.conversation import Conversation
+from bot.engine import Engine
+from bot.kb import Knowledge, KnowledgeError, load_knowledge
+from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+@dataclass
+class AppState:
+    """Everything a request handler may need, stored once on the aiohttp application."""
+
+    settings: Settings
+    engine: Engine
+    started: float = field(default_factory=time.time)
+    loaded_at: float = field(default_factory=time.time)
+    conversation: Conversation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conversation = Conversation(lambda: self.engine)
+
+    @property
+    def knowledge(self) -> Knowledge:
+        return self.engine.knowledge
+
+
+STATE = web.AppKey("state", AppState)
+
+
+def create_app(settings: Settings, engine: Engine) -> web.Application:
+    from bot.channels import web as web_channel
+
+    app = web.Application(client_max_size=web_channel.MAX_BODY_BYTES)
+    app[STATE] = AppState(settings, engine)
+    web_channel.setup(app)
+    if settings.telegram_token:
+        from bot.channels import telegram as telegram_channel
+
+        telegram_channel.setup(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and Telegram URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the knowledge must be valid to start."""
+    configure_logging(settings.log_level)
+    try:
+        knowledge = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            log.error("knowledge: %s", problem)
+        print("The knowledge has errors; fix them (python run_bot.py validate) and start again.",
+              file=sys.stderr)
+        return 2
+    app = create_app(settings, Engine(knowledge))
+    mode = "web chat + API + Telegram" if settings.telegram_token else "web chat + API"
+    print(f"Serving {mode} on http://{settings.host}:{settings.port}/ "
+          f"({len(knowledge.entries)} entries, knowledge {knowledge.version})", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=3, handle_signals=True)
+    return 0

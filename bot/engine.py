@@ -1,0 +1,352 @@
+"""The one core every channel calls: a question in, a :class:`Reply` out.
+
+The engine decides between three outcomes. A wrong answer said with confidence is the worst
+thing this bot can do, so ``answer`` needs both a high score and a clear lead over the next
+entry; a close call becomes ``clarify`` (the citizen picks), and anything weaker ``fallback``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.kb import TZ, Entry, Knowledge, When
+from bot.search import Index, Speller, Weights
+from bot.text import Normalizer, clean, detect_language, is_cjk_token, to_traditional
+
+MAX_QUESTION_CHARS = 1000
+CATEGORY_NAMES: dict[str, tuple[str, str]] = {
+    "campaign": ("质量月主题活动", "Quality Month ceremony"),
+    "tasks": ("十项重点工作", "The ten key tasks"),
+    "nqi": ("NQI一站式服务", "NQI one-stop services"),
+    "expo": ("品博会与品牌日", "Quality Life Expo & Brand Day"),
+    "awards": ("质量奖", "Quality awards"),
+    "brands": ("品牌成绩", "Brand figures"),
+    "contest": ("品质青岛故事大赛", "Story contest"),
+}
+
+
+class Status(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    entry_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: Status
+    text: str
+    lang: str
+    kind: str = "knowledge"
+    entry_id: str | None = None
+    score: float = 0.0
+    links: tuple[Link, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "answer": self.text,
+            "entry_id": self.entry_id,
+            "score": round(self.score, 1),
+            "lang": self.lang,
+            "kind": self.kind,
+            "links": [{"title": x.title, "url": x.url} for x in self.links],
+            "suggestions": [{"id": s.entry_id, "text": s.text} for s in self.suggestions],
+            "actions": [{"id": a.id, "label": a.label} for a in self.actions],
+        }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Fitted on this project's own questions and on the public FAQ training pairs."""
+
+    answer: float = 62.0
+    margin: float = 8.0
+    clarify: float = 42.0
+    suggest_within: float = 18.0
+
+
+@dataclass
+class _Scored:
+    entry: Entry
+    score: float
+
+
+_PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
+DEFAULT_MESSAGES = {
+    "fallback": ("抱歉，这个问题我还答不上来。我能回答青岛2022年“质量月”的相关问题：主题活动、十项重点工作、"
+                 "NQI一站式服务、品博会、质量奖和品牌成绩等。",
+                 "Sorry, I can't answer that yet. I can answer questions about Qingdao's 2022 "
+                 "Quality Month: the ceremony, the ten key tasks, NQI one-stop services, the "
+                 "Quality Life Expo, quality awards and brand figures."),
+    "clarify": ("您想问的是下面哪一个？", "Did you mean one of these?"),
+    "empty": ("请输入您的问题，例如：品博会什么时候举办？",
+              "Please type a question, for example: When is the Quality Life Expo?"),
+    "too_long": (f"问题太长了，请用一两句话提问（不超过{MAX_QUESTION_CHARS}字）。",
+                 f"That message is too long; please ask in a sentence or two "
+                 f"(at most {MAX_QUESTION_CHARS} characters)."),
+    "related": ("相关问题", "Related questions"),
+    "rephrase": ("好的。请换个说法再问一次，或者从下面的话题里选择。",
+                 "All right. Please ask in other words, or pick a topic below."),
+    "expired": ("这个按钮已经失效了，请重新提问。", "That button no longer works; please ask again."),
+}
+
+
+class Engine:
+    """Knowledge → index → decisions. Build once per knowledge version; ``ask`` is pure."""
+
+    def __init__(self, knowledge: Knowledge, clock: Callable[[], datetime] | None = None,
+                 thresholds: Thresholds | None = None, weights: Weights | None = None) -> None:
+        self.knowledge = knowledge
+        self.clock = clock or (lambda: datetime.now(TZ))
+        self.thresholds = thresholds or Thresholds()
+        self.normalizer = Normalizer(knowledge.synonyms)
+        docs, keys = [], []
+        for key, entry in enumerate(knowledge.entries):
+            for question in (*entry.questions.zh, *entry.questions.en):
+                docs.append(self.normalizer.tokens(question))
+                keys.append(key)
+        self.index = Index(docs, keys, weights)
+        self.speller = Speller(self.index)
+        self._smalltalk = {
+            self._smalltalk_key(pattern): intent
+            for intent in knowledge.smalltalk.intents for pattern in intent.patterns
+        }
+        self._greetings = sorted(
+            (k for k, i in self._smalltalk.items() if i.id == "greeting"), key=len, reverse=True)
+
+    # ------------------------------------------------------------------ public API
+
+    def ask(self, question: str, lang: str | None = None, user: str | None = None) -> Reply:
+        """Answer one question. ``lang`` is the asker's preference for script-less input."""
+        text = clean(question or "")
+        if not text:
+            return self._message("empty", lang or "zh")
+        if len(text) > MAX_QUESTION_CHARS:
+            return self._message("too_long", detect_language(text[:200]) or lang or "zh")
+        asked_lang = detect_language(text) or _preferred(lang)
+        small = self._match_smalltalk(text)
+        if small is not None:
+            return small(asked_lang)
+        tokens, pinyin = self.understand(text)
+        if asked_lang == "en" and pinyin:
+            asked_lang = "zh"  # Latin letters that turned out to be pinyin
+        ranked = self.rank(tokens)
+        return self.decide(ranked, asked_lang)
+
+    def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
+        """The answer of one entry, for a suggestion the citizen picked."""
+        entry = self.knowledge.by_id.get(entry_id)
+        if entry is None:
+            return None
+        return self._answer(entry, 100.0, _preferred(lang))
+
+    def topics(self, lang: str) -> list[tuple[str, str]]:
+        """(category, display name) of every category that has entries."""
+        used = {e.category for e in self.knowledge.entries}
+        en = lang == "en"
+        return [(c, names[1] if en else self._script(names[0], lang))
+                for c, names in CATEGORY_NAMES.items() if c in used]
+
+    def events(self, lang: str) -> list[tuple[str, str]]:
+        """Every dated event of the knowledge, in date order: (entry id, dated line).
+
+        Each line says whether the event is past, today or to come at the moment of asking.
+        """
+        seen: set[tuple[datetime, str]] = set()
+        rows = []
+        for entry in self.knowledge.entries:
+            for d in entry.dates:
+                key = (d.date.moment, d.what.zh if d.what else entry.id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                rows.append((d.date.moment, entry.id, self._date_note(d.when, d.what, lang)))
+        rows.sort(key=lambda r: r[0])
+        return [(entry_id, line) for _, entry_id, line in rows]
+
+    def entries_in(self, category: str) -> list[Entry]:
+        return [e for e in self.knowledge.entries if e.category == category]
+
+    def message(self, name: str, lang: str) -> str:
+        custom = self.knowledge.smalltalk.messages.get(name)
+        zh, en = (custom.zh, custom.en) if custom else DEFAULT_MESSAGES[name]
+        if lang == "en":
+            return en or zh
+        return self._script(zh, lang)
+
+    # ------------------------------------------------------------------ steps
+
+    def understand(self, text: str) -> tuple[list[str], bool]:
+        """Tokens of the question after synonyms, numerals and spelling repair, and whether
+        Latin letters in it were read as pinyin."""
+        tokens = self.normalizer.tokens(text)
+        fixed, pinyin = self.speller.correct(list(tokens))
+        if fixed != tokens:  # a repaired word may now be a synonym variant
+            fixed = self.normalizer.tokens(_detokenize(fixed))
+        return fixed, pinyin
+
+    def rank(self, tokens: list[str]) -> list[_Scored]:
+        best: dict[int, float] = {}
+        for hit in self.index.search(tokens):
+            if hit.score > best.get(hit.key, -1.0):
+                best[hit.key] = hit.score
+        ranked = [_Scored(self.knowledge.entries[k], s) for k, s in best.items()]
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked
+
+    def decide(self, ranked: list[_Scored], lang: str) -> Reply:
+        t = self.thresholds
+        if not ranked or ranked[0].score < t.clarify:
+            score = ranked[0].score if ranked else 0.0
+            return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=score)
+        top = ranked[0]
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        if top.score >= t.answer and top.score - runner_up >= t.margin:
+            return self._answer(top.entry, top.score, lang)
+        close = [r for r in ranked[:3] if r.score >= t.clarify
+                 and top.score - r.score <= t.suggest_within]
+        return Reply(Status.CLARIFY, self.message("clarify", lang), lang,
+                     entry_id=None, score=top.score,
+                     suggestions=tuple(self.suggestion(r.entry, lang) for r in close))
+
+    # ------------------------------------------------------------------ building replies
+
+    def _answer(self, entry: Entry, score: float, lang: str) -> Reply:
+        if lang == "en" and entry.answer.en:
+            text = entry.answer.en
+        else:
+            lang = lang if lang != "en" else "zh"
+            text = self._script(entry.answer.zh, lang)
+        notes = [self._date_note(d.when, d.what, lang) for d in entry.dates]
+        if notes:
+            text = text + "\n" + "\n".join(notes)
+        related = tuple(self.suggestion(self.knowledge.by_id[r], lang)
+                        for r in entry.related[:3] if r in self.knowledge.by_id)
+        links = tuple(Link(self._script(x.title, lang), x.url) for x in entry.links)
+        return Reply(Status.ANSWER, text, lang, entry_id=entry.id, score=score, links=links,
+                     suggestions=related)
+
+    def suggestion(self, entry: Entry, lang: str) -> Suggestion:
+        if lang == "en" and entry.questions.en:
+            return Suggestion(entry.id, entry.questions.en[0])
+        return Suggestion(entry.id, self._script(entry.questions.zh[0], lang))
+
+    def _message(self, name: str, lang: str) -> Reply:
+        return Reply(Status.FALLBACK, self.message(name, lang), lang, kind=name)
+
+    @staticmethod
+    def _script(text: str, lang: str) -> str:
+        return to_traditional(text) if lang == "zh-hant" else text
+
+    def _date_note(self, when: When, what: Any, lang: str) -> str:
+        return date_note(when, what, lang, self.clock())
+
+    # ------------------------------------------------------------------ small talk
+
+    @staticmethod
+    def _smalltalk_key(text: str) -> str:
+        return _PARTICLES.sub("", Normalizer.base(text).replace(" ", ""))
+
+    def _match_smalltalk(self, text: str) -> Callable[[str], Reply] | None:
+        key = self._smalltalk_key(text)
+        intent = self._smalltalk.get(key)
+        if intent is None:
+            return None
+
+        def reply(lang: str) -> Reply:
+            body = intent.reply.en if lang == "en" and intent.reply.en else \
+                self._script(intent.reply.zh, lang if lang != "en" else "zh")
+            return Reply(Status.ANSWER, body, lang, kind=intent.id)
+
+        return reply
+
+
+def date_note(when: When, what: Any, lang: str, now: datetime) -> str:
+    """'首届品博会：2022年12月（已过去）' — said relative to the moment of answering."""
+    now = now.astimezone(TZ)
+    label_zh = what.zh if what else "时间"
+    label_en = (what.en or what.zh) if what else "Date"
+    label_en = label_en[:1].upper() + label_en[1:]
+    m = when.moment
+    if when.yearly:
+        this_year = m.replace(year=now.year)
+        if this_year.date() < now.date():
+            this_year = m.replace(year=now.year + 1)
+        days = (this_year.date() - now.date()).days
+        if lang == "en":
+            state = "today" if days == 0 else f"next on {_en_date(this_year, 'day')}, in {days} days"
+            return f"📅 {label_en}: every year on {m.strftime('%B')} {m.day} ({state})."
+        state = "就是今天" if days == 0 else f"下一次是{this_year.year}年{m.month}月{m.day}日，还有{days}天"
+        return Engine._script(f"📅 {label_zh}：每年{m.month}月{m.day}日（{state}）", lang)
+    keys = {"year": lambda d: (d.year,), "month": lambda d: (d.year, d.month),
+            "day": lambda d: (d.year, d.month, d.day), "minute": lambda d: (d.year, d.month, d.day)}
+    key = keys[when.precision]
+    if key(m) < key(now):
+        relation = ("已过去", "already past")
+    elif key(m) == key(now):
+        relation = {"year": ("就在今年", "this year"), "month": ("就在本月", "this month")}.get(
+            when.precision, ("就在今天", "today"))
+    else:
+        days = (m.date() - now.date()).days
+        relation = (f"还有{days}天", f"in {days} days")
+    if lang == "en":
+        return f"📅 {label_en}: {_en_date(m, when.precision)} ({relation[1]})."
+    return Engine._script(f"📅 {label_zh}：{_zh_date(m, when.precision)}（{relation[0]}）", lang)
+
+
+def _zh_date(m: datetime, precision: str) -> str:
+    text = f"{m.year}年"
+    if precision != "year":
+        text += f"{m.month}月"
+    if precision in ("day", "minute"):
+        text += f"{m.day}日"
+    if precision == "minute":
+        text += f"{m.hour}时" + (f"{m.minute}分" if m.minute else "")
+    return text
+
+
+def _en_date(m: datetime, precision: str) -> str:
+    return {"year": f"{m.year}", "month": m.strftime("%B %Y"),
+            "day": f"{m.day} {m.strftime('%B %Y')}",
+            "minute": f"{m.day} {m.strftime('%B %Y')}, {m.strftime('%H:%M')}"}[precision]
+
+
+def _preferred(lang: str | None) -> str:
+    return lang if lang in ("zh", "zh-hant", "en") else "zh"
+
+
+def _detokenize(tokens: list[str]) -> str:
+    out = ""
+    for token in tokens:
+        if out and not (is_cjk_token(token) and is_cjk_token(out[-1])):
+            out += " "
+        out += token
+    return out
+
+
+__all__ = ["Action", "Engine", "Link", "Reply", "Status", "Suggestion", "Thresholds", "date_note"]

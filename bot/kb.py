@@ -1,0 +1,417 @@
+"""Loading and validating the staff's knowledge files.
+
+Staff are not programmers, so every problem is reported with its file, line and field, all of
+them at once, and a broken folder never replaces knowledge that is already being served: the
+loader either returns a complete, valid :class:`Knowledge` or raises :class:`KnowledgeError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.text import Normalizer
+
+TZ = ZoneInfo("Asia/Shanghai")
+CATEGORIES = ("campaign", "tasks", "nqi", "expo", "awards", "brands", "contest")
+SPECIAL_FILES = ("synonyms.yaml", "smalltalk.yaml", "open_day.yaml")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Bilingual(_Strict):
+    zh: str = Field(min_length=1)
+    en: str | None = None
+
+
+class Questions(_Strict):
+    zh: list[str] = Field(min_length=1)
+    en: list[str] = Field(default_factory=list)
+
+
+class Link(_Strict):
+    title: str = Field(min_length=1)
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if not re.fullmatch(r"https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/\S*)?", url):
+            raise ValueError("must be a full https:// address, e.g. https://www.samr.gov.cn/")
+        return url
+
+
+@dataclass(frozen=True)
+class When:
+    """A date as precise as the article gives it: a year, a month, a day or a minute."""
+
+    moment: datetime
+    precision: Literal["year", "month", "day", "minute"]
+    yearly: bool = False
+
+
+_DATE_FORMATS = (("%Y-%m-%dT%H:%M", "minute"), ("%Y-%m-%d", "day"), ("%Y-%m", "month"),
+                 ("%Y", "year"))
+
+
+def parse_when(value: Any, yearly: bool = False) -> When:
+    if isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%dT%H:%M")
+    elif isinstance(value, date):
+        value = value.isoformat()
+    text = str(value).strip()
+    for fmt, precision in _DATE_FORMATS:
+        try:
+            moment = datetime.strptime(text, fmt).replace(tzinfo=TZ)
+        except ValueError:
+            continue
+        return When(moment, precision, yearly)  # type: ignore[arg-type]
+    raise ValueError(f"'{text}' is not a date: write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM")
+
+
+class EventDate(_Strict):
+    date: When
+    what: Bilingual | None = None
+    yearly: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> When:
+        return value if isinstance(value, When) else parse_when(value)
+
+    @property
+    def when(self) -> When:
+        return When(self.date.moment, self.date.precision, self.yearly)
+
+
+class Entry(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    questions: Questions
+    answer: Bilingual
+    links: list[Link] = Field(default_factory=list)
+    source: str | list[str]
+    dates: list[EventDate] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.source] if isinstance(self.source, str) else list(self.source)
+
+
+class Intent(_Strict):
+    id: str = Field(pattern=r"^[a-z_]+$")
+    patterns: list[str] = Field(min_length=1)
+    reply: Bilingual
+
+
+class SmallTalk(_Strict):
+    intents: list[Intent] = Field(default_factory=list)
+    messages: dict[str, Bilingual] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.where}:" if self.where else ""
+        return f"{self.file}:{self.line}:{where} {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The folder cannot be served; ``problems`` says everything that is wrong."""
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
+        self.problems = problems
+        self.warnings = warnings or []
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Knowledge:
+    directory: Path
+    entries: list[Entry]
+    synonyms: list[list[str]]
+    smalltalk: SmallTalk
+    version: str
+    files: list[str]
+    warnings: list[Problem] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    by_id: dict[str, Entry] = field(init=False)
+    entry_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {e.id: e for e in self.entries}
+
+    def summary(self) -> str:
+        questions = sum(len(e.questions.zh) + len(e.questions.en) for e in self.entries)
+        return (f"OK: {len(self.entries)} entries, {questions} question phrasings, "
+                f"{len(self.synonyms)} synonym groups in {len(self.files)} files "
+                f"(version {self.version})")
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+@dataclass
+class _Doc:
+    name: str
+    data: Any
+    lines: dict[tuple[Any, ...], int]
+
+    def line(self, path: tuple[Any, ...]) -> int:
+        """The line of the deepest part of ``path`` that exists in the file."""
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+
+def _read_yaml(path: Path, name: str, problems: list[Problem]) -> _Doc | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(name, 1, "", f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
+        return None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problems.append(Problem(name, line, "", f"YAML syntax error: {getattr(exc, 'problem', exc)}"
+                                " (check indentation, colons and quotes)"))
+        return None
+    finally:
+        loader.dispose()
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _walk(node, (), lines, name, problems)
+    return _Doc(name, data, lines)
+
+
+def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],
+          name: str, problems: list[Problem]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(Problem(name, key_node.start_mark.line + 1, _dotted(path + (key,)),
+                                        "this key appears twice in the same block"))
+            seen.add(key)
+            _walk(value_node, path + (key,), lines, name, problems)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, path + (i,), lines, name, problems)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_problems(doc: _Doc, base: tuple[Any, ...], exc: ValidationError,
+                       label: str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"str", "list[str]"}))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "this field is required but missing"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown field (a typo?)"
+        elif err["type"] == "literal_error" and loc and loc[-1] == "category":
+            message = f"unknown category; use one of: {', '.join(CATEGORIES)}"
+        problems.append(Problem(doc.name, doc.line(base + loc), f"{label}{_dotted(loc)}".rstrip("."),
+                                message))
+    return problems
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_knowledge(directory: str | Path) -> Knowledge:
+    """Read and validate every YAML file of the folder; raise KnowledgeError on any problem."""
+    directory = Path(directory)
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    if not directory.is_dir():
+        raise KnowledgeError([Problem(str(directory), 1, "", "knowledge folder not found")])
+    paths = sorted(directory.glob("*.yaml"))
+    digest = hashlib.sha256()
+    docs: dict[str, _Doc] = {}
+    for path in paths:
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        doc = _read_yaml(path, _display(path), problems)
+        if doc is not None:
+            docs[path.name] = doc
+
+    synonyms = _load_synonyms(docs.get("synonyms.yaml"), problems)
+    smalltalk = _load_smalltalk(docs.get("smalltalk.yaml"), problems)
+    normalizer = Normalizer(synonyms)
+    entries: list[Entry] = []
+    where: dict[str, tuple[_Doc, tuple[Any, ...]]] = {}
+    for name, doc in docs.items():
+        if name in SPECIAL_FILES:
+            continue
+        for index, entry in _load_entries(doc, problems):
+            path = ("entries", index)
+            if entry.id in where:
+                first_doc, first_path = where[entry.id]
+                problems.append(Problem(doc.name, doc.line(path + ("id",)), f"entries[{index}].id",
+                                        f"duplicate id '{entry.id}' (first used at "
+                                        f"{first_doc.name}:{first_doc.line(first_path)})"))
+                continue
+            where[entry.id] = (doc, path)
+            entries.append(entry)
+    if not entries and not problems:
+        problems.append(Problem(_display(directory), 1, "", "no entries found in any *.yaml file"))
+
+    _check_entries(entries, where, normalizer, problems, warnings)
+    if problems:
+        raise KnowledgeError(problems, warnings)
+    return Knowledge(
+        directory=directory,
+        entries=entries,
+        synonyms=synonyms,
+        smalltalk=smalltalk,
+        version=digest.hexdigest()[:12],
+        files=[p.name for p in paths],
+        warnings=warnings,
+        extras={name: doc.data for name, doc in docs.items() if name == "open_day.yaml"},
+        entry_lines={i: (d.name, d.line(p)) for i, (d, p) in where.items()},
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _load_entries(doc: _Doc, problems: list[Problem]) -> list[tuple[int, Entry]]:
+    data = doc.data
+    if data is None:
+        return []
+    if not isinstance(data, dict) or "entries" not in data:
+        problems.append(Problem(doc.name, 1, "entries", "the file must start with 'entries:' "
+                                "followed by a list of entries"))
+        return []
+    raw_entries = data["entries"]
+    if not isinstance(raw_entries, list):
+        problems.append(Problem(doc.name, doc.line(("entries",)), "entries",
+                                "must be a list (each entry starts with '- id:')"))
+        return []
+    out = []
+    for index, raw in enumerate(raw_entries):
+        label = f"entries[{index}]"
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            label += f" ({raw['id']})"
+        label += " "
+        try:
+            out.append((index, Entry.model_validate(raw)))
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(doc, ("entries", index), exc, label))
+    return out
+
+
+def _load_synonyms(doc: _Doc | None, problems: list[Problem]) -> list[list[str]]:
+    if doc is None or doc.data is None:
+        return []
+    groups = doc.data.get("synonyms") if isinstance(doc.data, dict) else None
+    if not isinstance(groups, list):
+        problems.append(Problem(doc.name, 1, "synonyms", "must be a list of groups, "
+                                "e.g. '- [品博会, 青岛国际品质生活博览会]'"))
+        return []
+    out = []
+    for i, group in enumerate(groups):
+        if (not isinstance(group, list) or len(group) < 2
+                or not all(isinstance(x, str | int) and str(x).strip() for x in group)):
+            problems.append(Problem(doc.name, doc.line(("synonyms", i)), f"synonyms[{i}]",
+                                    "a group is a list of at least two words, the usual one first"))
+            continue
+        out.append([str(x).strip() for x in group])
+    return out
+
+
+def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
+    if doc is None or doc.data is None:
+        return SmallTalk()
+    try:
+        return SmallTalk.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, (), exc, ""))
+        return SmallTalk()
+
+
+def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any, ...]]],
+                   normalizer: Normalizer, problems: list[Problem],
+                   warnings: list[Problem]) -> None:
+    ids = {e.id for e in entries}
+    owner: dict[str, tuple[str, str]] = {}
+    for entry in entries:
+        doc, path = where[entry.id]
+
+        def at(*sub: Any, _doc: _Doc = doc, _path: tuple[Any, ...] = path) -> int:
+            return _doc.line(_path + sub)
+
+        label = f"entries[{path[1]}] ({entry.id})"
+        for i, rel in enumerate(entry.related):
+            if rel not in ids:
+                problems.append(Problem(doc.name, at("related", i), f"{label} related[{i}]",
+                                        f"no entry has the id '{rel}'"))
+        for lang in ("zh", "en"):
+            for i, question in enumerate(getattr(entry.questions, lang)):
+                key = " ".join(normalizer.tokens(question))
+                if not key:
+                    problems.append(Problem(doc.name, at("questions", lang, i),
+                                            f"{label} questions.{lang}[{i}]",
+                                            "this question has no words or characters"))
+                    continue
+                if key in owner and owner[key][0] != entry.id:
+                    other, text = owner[key]
+                    odoc, opath = where[other]
+                    problems.append(Problem(
+                        doc.name, at("questions", lang, i), f"{label} questions.{lang}[{i}]",
+                        f"'{question}' is also a question of '{other}' "
+                        f"({odoc.name}:{odoc.line(opath)}: '{text}'); keep it under one entry"))
+                owner.setdefault(key, (entry.id, question))
+        if len(entry.questions.zh) < 3:
+            warnings.append(Problem(doc.name, at("questions", "zh"), f"{label} questions.zh",
+                                    "fewer than 3 Chinese phrasings: citizens ask in many ways"))
+        if not entry.questions.en:
+            warnings.append(Problem(doc.name, at("questions"), f"{label} questions.en",
+                                    "no English phrasing"))
+        if not entry.answer.en:
+            warnings.append(Problem(doc.name, at("answer"), f"{label} answer.en",
+                                    "no English answer: English askers get the Chinese one"))

@@ -1,0 +1,111 @@
+"""Settings from the environment (and an optional ``.env`` file), checked once at start-up.
+
+A wrong value stops the bot with one line naming the variable, instead of failing later in
+the middle of a conversation. Secrets are only ever read from here and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KNOWLEDGE = ROOT / "knowledge"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """One wrong setting, with the variable's name in the message."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    knowledge_dir: Path = DEFAULT_KNOWLEDGE
+    data_dir: Path = ROOT / "data"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    admin_ids: frozenset[int] = frozenset()
+    reminder_time: str = "10:00"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 dotenv: Path | None = None) -> Settings:
+        values = dict(read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env"))
+        values.update(os.environ if env is None else env)
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        token = get("TELEGRAM_BOT_TOKEN")
+        if token and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+            raise SettingsError("TELEGRAM_BOT_TOKEN does not look like a bot token "
+                                "(digits, a colon, then letters; ask @BotFather)")
+        secret = get("TELEGRAM_WEBHOOK_SECRET")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of "
+                                "A-Z, a-z, 0-9, _ and -")
+        webhook = get("TELEGRAM_WEBHOOK_URL")
+        if webhook and not webhook.startswith("https://"):
+            raise SettingsError("TELEGRAM_WEBHOOK_URL must start with https://")
+        if webhook and not secret:
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
+        base = get("TELEGRAM_API_BASE_URL")
+        if base and not re.fullmatch(r"https?://\S+", base):
+            raise SettingsError("TELEGRAM_API_BASE_URL must be an http(s) URL, "
+                                "e.g. http://127.0.0.1:8081/bot")
+        port_text = get("PORT") or "8080"
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise SettingsError(f"PORT must be a number from 0 to 65535, not '{port_text}'")
+        level = (get("LOG_LEVEL") or "INFO").upper()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        admins = set()
+        for part in re.split(r"[,\s]+", get("ADMIN_IDS") or ""):
+            if not part:
+                continue
+            if not re.fullmatch(r"-?\d+", part):
+                raise SettingsError(f"ADMIN_IDS must be Telegram user ids separated by commas; "
+                                    f"'{part}' is not a number")
+            admins.add(int(part))
+        reminder = get("REMINDER_TIME") or "10:00"
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", reminder):
+            raise SettingsError("REMINDER_TIME must be HH:MM (24-hour, Asia/Shanghai)")
+        return cls(
+            knowledge_dir=Path(get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE),
+            data_dir=Path(get("DATA_DIR") or ROOT / "data"),
+            host=get("HOST") or "127.0.0.1",
+            port=int(port_text),
+            log_level=level,
+            telegram_token=token,
+            telegram_api_base_url=base,
+            telegram_webhook_url=webhook,
+            telegram_webhook_secret=secret,
+            admin_ids=frozenset(admins),
+            reminder_time=reminder,
+        )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=value lines; '#' comments and blank lines ignored; quotes around values removed."""
+    if not path.is_file():
+        return {}
+    out = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip().removeprefix("export ").strip()] = value
+    return out

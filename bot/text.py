@@ -1,0 +1,222 @@
+"""Normalising Chinese and English text so that what people type meets what staff wrote.
+
+Everything the matcher compares goes through :class:`Normalizer` — the knowledge when it is
+loaded, the question when it is asked — so both sides are treated exactly alike.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import opencc
+from pypinyin import Style, lazy_pinyin
+
+_T2S = opencc.OpenCC("t2s")
+_S2T = opencc.OpenCC("s2t")
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
+_LATIN_RE = re.compile(r"[a-z]")
+# A token is one Chinese character, one Latin word or one number.
+_TOKEN_RE = re.compile(f"[{_CJK}]|[a-z]+(?:'[a-z]+)?|[0-9]+(?:\\.[0-9]+)?")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+           "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000, "亿": 100000000}
+_NUMERAL_RUN = re.compile("[零〇一二两三四五六七八九十百千]+")
+# A lone numeral is a number only before a measure word or after 第 ("五朵", "第四届"):
+# converting every 一 would turn 一站式 into 1站式.
+_MEASURE = set("月日号个届项条家件年次名位批款部幅大种朵")
+_DIGIT_READING = ["ling", "yi", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu"]
+
+BIGRAM_SEP = "\x1f"
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK_RE.search(text))
+
+
+def is_cjk_token(token: str) -> bool:
+    return len(token) == 1 and bool(_CJK_RE.match(token))
+
+
+def to_simplified(text: str) -> str:
+    return _T2S.convert(text)
+
+
+def to_traditional(text: str) -> str:
+    return _S2T.convert(text)
+
+
+def is_traditional(text: str) -> bool:
+    """True when the text holds characters that only traditional script uses."""
+    return has_cjk(text) and _T2S.convert(text) != text
+
+
+def clean(text: str) -> str:
+    """Make any user input safe to process: NFKC, no control characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL_RE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def chinese_numerals_to_digits(text: str) -> str:
+    """四十五 → 45, 十二月 → 12月, 第四届 → 第4届; leaves 一站式 and 一带一路 alone."""
+
+    def convert(match: re.Match[str]) -> str:
+        run = match.group(0)
+        before = text[match.start() - 1] if match.start() > 0 else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        has_unit = any(ch in "十百千" for ch in run)
+        counted = after in _MEASURE or before == "第"
+        if not has_unit and not counted and not (len(run) >= 3 and (after == "年" or "〇" in run)):
+            return run  # 一站式, 一带一路, 九分之一一…: words, not numbers
+        value = _numeral_value(run)
+        return run if value is None else str(value)
+
+    return _NUMERAL_RUN.sub(convert, text)
+
+
+def _numeral_value(run: str) -> int | None:
+    if all(ch in _DIGITS for ch in run):  # 二〇二二
+        return int("".join(str(_DIGITS[ch]) for ch in run))
+    total, current = 0, 0
+    for ch in run:
+        if ch in _DIGITS:
+            current = _DIGITS[ch]
+        elif ch in _UNITS:
+            total += (current or 1) * _UNITS[ch]
+            current = 0
+        else:
+            return None
+    return total + current
+
+
+@lru_cache(maxsize=65536)
+def char_pinyin(token: str) -> str:
+    """Toneless pinyin of one character (or the reading of a one-digit number).
+
+    Fuzzy pairs that many speakers merge (zh/z, ch/c, sh/s, -ng/-n) are folded together so
+    near-homophone typos meet the right character.
+    """
+    if token.isdigit():
+        syllable = _DIGIT_READING[int(token)] if len(token) == 1 else token
+    else:
+        syllable = lazy_pinyin(token, style=Style.NORMAL, errors="default")[0]
+    return fold_syllable(syllable)
+
+
+def fold_syllable(syllable: str) -> str:
+    s = syllable.lower().replace("v", "u").replace("ü", "u")
+    for hard, soft in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+        if s.startswith(hard):
+            s = soft + s[2:]
+    if s.endswith("ng") and len(s) > 2:
+        s = s[:-1]
+    return s
+
+
+def segment_pinyin(word: str, syllables: set[str], longest: int = 6) -> list[str] | None:
+    """Split Latin letters typed as pinyin ("pinbohui") into known syllables, or None."""
+    n = len(word)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, min(n, i + longest) + 1):
+            piece = fold_syllable(word[i:j])
+            if piece in syllables:
+                candidate = best[i] + [piece]  # type: ignore[operator]
+                if best[j] is None or len(candidate) < len(best[j]):  # type: ignore[arg-type]
+                    best[j] = candidate
+    return best[n]
+
+
+def stem(word: str) -> str:
+    """A deliberately tiny English stemmer: plurals only (services → service, cities → city).
+
+    Verb endings are left alone: stripping them maps "organized" and "organize" apart.
+    """
+    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
+class Normalizer:
+    """Turns text into matching tokens, applying the staff's synonym table.
+
+    Synonyms map every variant to its group's canonical form, longest variant first, so
+    "青岛国际品质生活博览会", "品质生活博览会" and "品博会" all become one token sequence.
+    """
+
+    def __init__(self, synonym_groups: Iterable[Sequence[str]] = ()) -> None:
+        mapping: dict[str, str] = {}
+        for group in synonym_groups:
+            canonical = self.base(group[0])
+            mapping.setdefault(canonical, canonical)  # so a canonical form is never re-expanded
+            for variant in group:
+                key = self.base(variant)
+                if key:
+                    mapping.setdefault(key, canonical)
+        self._mapping = mapping
+        self._pattern = self._compile(mapping)
+
+    @staticmethod
+    def _compile(mapping: dict[str, str]) -> re.Pattern[str] | None:
+        if not mapping:
+            return None
+        parts = []
+        for key in sorted(mapping, key=len, reverse=True):
+            piece = re.escape(key)
+            if key[0].isascii() and key[0].isalnum():
+                piece = r"(?<![a-z0-9])" + piece
+            if key[-1].isascii() and key[-1].isalnum():
+                piece += r"(?![a-z0-9])"
+            parts.append(piece)
+        return re.compile("|".join(parts))
+
+    @staticmethod
+    def base(text: str) -> str:
+        """Script- and width-independent lower-case form, punctuation turned into spaces."""
+        text = to_simplified(clean(text).lower())
+        text = "".join(ch if ch.isalnum() or ch in " '" else " " for ch in text)
+        return " ".join(text.split())
+
+    def canonical(self, base_text: str) -> str:
+        if self._pattern is not None:
+            base_text = self._pattern.sub(lambda m: self._mapping[m.group(0)], base_text)
+        return chinese_numerals_to_digits(base_text)
+
+    def tokens(self, text: str) -> list[str]:
+        return tokenize(self.canonical(self.base(text)))
+
+
+def tokenize(normalised: str) -> list[str]:
+    return [tok if tok[0].isdigit() or is_cjk_token(tok) else stem(tok)
+            for tok in _TOKEN_RE.findall(normalised)]
+
+
+def features(tokens: Sequence[str]) -> list[str]:
+    """Index terms: every token and every adjacent pair of tokens."""
+    out = list(tokens)
+    out.extend(a + BIGRAM_SEP + b for a, b in zip(tokens, tokens[1:], strict=False))
+    return out
+
+
+def detect_language(text: str) -> str | None:
+    """'zh', 'zh-hant' or 'en' from the script the question is written in; None if unknown."""
+    cleaned = clean(text)
+    if has_cjk(cleaned):
+        return "zh-hant" if is_traditional(cleaned) else "zh"
+    if _LATIN_RE.search(cleaned.lower()):
+        return "en"
+    return None
