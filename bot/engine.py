@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.search import Index, Speller, Weights
-from bot.text import Normalizer, clean, detect_language, is_cjk_token, to_traditional
+from bot.text import Normalizer, clean, detect_language, features, to_traditional
 
 MAX_QUESTION_CHARS = 1000
 CATEGORY_NAMES: dict[str, tuple[str, str]] = {
@@ -84,16 +84,19 @@ class Reply:
 class Thresholds:
     """Fitted on this project's own questions and on the public FAQ training pairs."""
 
-    answer: float = 62.0
-    margin: float = 8.0
-    clarify: float = 42.0
+    answer: float = 48.0
+    margin: float = 9.0
+    clarify: float = 30.0
     suggest_within: float = 18.0
+    explained: float = 0.5  # an answer must account for this share of the question's words
 
 
 @dataclass
 class _Scored:
     entry: Entry
     score: float
+    explained: float  # share of the question's information found anywhere in the entry
+    foreign_numbers: bool  # the question names a number the entry never mentions (2023, 第5届)
 
 
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
@@ -124,14 +127,25 @@ class Engine:
         self.knowledge = knowledge
         self.clock = clock or (lambda: datetime.now(TZ))
         self.thresholds = thresholds or Thresholds()
-        self.normalizer = Normalizer(knowledge.synonyms)
-        docs, keys = [], []
+        self.normalizer = Normalizer(knowledge.synonyms, knowledge.question_words,
+                                     knowledge.fillers)
+        docs, keys, spelled = [], [], []
         for key, entry in enumerate(knowledge.entries):
             for question in (*entry.questions.zh, *entry.questions.en):
-                docs.append(self.normalizer.tokens(question))
+                base = self.normalizer.base_tokens(question)
+                spelled.append(base)
+                docs.append(self.normalizer.tokens_from_base(base))
                 keys.append(key)
-        self.index = Index(docs, keys, weights)
-        self.speller = Speller(self.index)
+        spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
+        self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
+        self.speller = Speller(spelled)
+        self._answer_terms: list[frozenset[str]] = []
+        self._entry_words: list[frozenset[str]] = []
+        for e in knowledge.entries:
+            answer = self.normalizer.tokens(f"{e.answer.zh} {e.answer.en or ''}")
+            asked = [t for q in (*e.questions.zh, *e.questions.en) for t in self.normalizer.tokens(q)]
+            self._answer_terms.append(frozenset(features(answer)))
+            self._entry_words.append(frozenset(answer) | frozenset(asked))
         self._smalltalk = {
             self._smalltalk_key(pattern): intent
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
@@ -204,18 +218,33 @@ class Engine:
     def understand(self, text: str) -> tuple[list[str], bool]:
         """Tokens of the question after synonyms, numerals and spelling repair, and whether
         Latin letters in it were read as pinyin."""
-        tokens = self.normalizer.tokens(text)
-        fixed, pinyin = self.speller.correct(list(tokens))
-        if fixed != tokens:  # a repaired word may now be a synonym variant
-            fixed = self.normalizer.tokens(_detokenize(fixed))
-        return fixed, pinyin
+        fixed, pinyin = self.speller.correct(self.normalizer.base_tokens(text))
+        return self.normalizer.tokens_from_base(fixed), pinyin
 
     def rank(self, tokens: list[str]) -> list[_Scored]:
+        """Entries by score: the best phrasing's score, plus how much of the question the
+        entry's answer speaks of (which tells apart entries whose phrasings look alike)."""
         best: dict[int, float] = {}
         for hit in self.index.search(tokens):
             if hit.score > best.get(hit.key, -1.0):
                 best[hit.key] = hit.score
-        ranked = [_Scored(self.knowledge.entries[k], s) for k, s in best.items()]
+        terms = list(dict.fromkeys(features(tokens)))
+        info = self.index.information(terms)
+        total = sum(info) or 1.0
+        words = list(dict.fromkeys(tokens))
+        word_info = self.index.information(words)
+        word_total = sum(word_info) or 1.0
+        share, ec = self.index.weights.answer_cover, self.index.weights.entry_cover
+        ranked = []
+        for key, score in best.items():
+            answer = self._answer_terms[key]
+            covered = sum(w for t, w in zip(terms, info, strict=True) if t in answer) / total
+            known = self._entry_words[key]
+            explained = sum(w for t, w in zip(words, word_info, strict=True) if t in known)
+            explained /= word_total
+            mixed = (1 - share - ec) * score + share * 100 * covered + ec * 100 * explained
+            ranked.append(_Scored(self.knowledge.entries[key], mixed, explained,
+                                  any(t[0].isdigit() and t not in known for t in words)))
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
@@ -226,7 +255,8 @@ class Engine:
             return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=score)
         top = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if top.score >= t.answer and top.score - runner_up >= t.margin:
+        if (top.score >= t.answer and top.score - runner_up >= t.margin
+                and top.explained >= t.explained and not top.foreign_numbers):
             return self._answer(top.entry, top.score, lang)
         close = [r for r in ranked[:3] if r.score >= t.clarify
                  and top.score - r.score <= t.suggest_within]
@@ -338,15 +368,6 @@ def _en_date(m: datetime, precision: str) -> str:
 
 def _preferred(lang: str | None) -> str:
     return lang if lang in ("zh", "zh-hant", "en") else "zh"
-
-
-def _detokenize(tokens: list[str]) -> str:
-    out = ""
-    for token in tokens:
-        if out and not (is_cjk_token(token) and is_cjk_token(out[-1])):
-            out += " "
-        out += token
-    return out
 
 
 __all__ = ["Action", "Engine", "Link", "Reply", "Status", "Suggestion", "Thresholds", "date_note"]

@@ -110,6 +110,13 @@ class Entry(_Strict):
     dates: list[EventDate] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list)
 
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer_given(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("the answer is empty: write 'zh: …' (and 'en: …') under 'answer:'")
+        return {"zh": value} if isinstance(value, str) else value
+
     @property
     def sources(self) -> list[str]:
         return [self.source] if isinstance(self.source, str) else list(self.source)
@@ -158,6 +165,8 @@ class Knowledge:
     smalltalk: SmallTalk
     version: str
     files: list[str]
+    question_words: list[list[str]] = field(default_factory=list)
+    fillers: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     by_id: dict[str, Entry] = field(init=False)
@@ -275,14 +284,19 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         if doc is not None:
             docs[path.name] = doc
 
-    synonyms = _load_synonyms(docs.get("synonyms.yaml"), problems)
+    synonyms = _load_synonyms(docs.get("synonyms.yaml"), "synonyms", problems)
+    question_words = _load_synonyms(docs.get("synonyms.yaml"), "question_words", problems)
+    fillers = _load_fillers(docs.get("synonyms.yaml"), problems)
     smalltalk = _load_smalltalk(docs.get("smalltalk.yaml"), problems)
-    normalizer = Normalizer(synonyms)
+    normalizer = Normalizer(synonyms, question_words, fillers)
     entries: list[Entry] = []
     where: dict[str, tuple[_Doc, tuple[Any, ...]]] = {}
+    raw_ids: set[str] = set()  # ids of broken entries too, so one mistake is reported once
     for name, doc in docs.items():
         if name in SPECIAL_FILES:
             continue
+        if isinstance(doc.data, dict) and isinstance(doc.data.get("entries"), list):
+            raw_ids.update(str(e.get("id")) for e in doc.data["entries"] if isinstance(e, dict))
         for index, entry in _load_entries(doc, problems):
             path = ("entries", index)
             if entry.id in where:
@@ -296,13 +310,15 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     if not entries and not problems:
         problems.append(Problem(_display(directory), 1, "", "no entries found in any *.yaml file"))
 
-    _check_entries(entries, where, normalizer, problems, warnings)
+    _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
     if problems:
         raise KnowledgeError(problems, warnings)
     return Knowledge(
         directory=directory,
         entries=entries,
         synonyms=synonyms,
+        question_words=question_words,
+        fillers=fillers,
         smalltalk=smalltalk,
         version=digest.hexdigest()[:12],
         files=[p.name for p in paths],
@@ -345,23 +361,36 @@ def _load_entries(doc: _Doc, problems: list[Problem]) -> list[tuple[int, Entry]]
     return out
 
 
-def _load_synonyms(doc: _Doc | None, problems: list[Problem]) -> list[list[str]]:
+def _load_synonyms(doc: _Doc | None, key: str, problems: list[Problem]) -> list[list[str]]:
     if doc is None or doc.data is None:
         return []
-    groups = doc.data.get("synonyms") if isinstance(doc.data, dict) else None
+    groups = doc.data.get(key) if isinstance(doc.data, dict) else None
+    if groups is None and key != "synonyms":
+        return []
     if not isinstance(groups, list):
-        problems.append(Problem(doc.name, 1, "synonyms", "must be a list of groups, "
+        problems.append(Problem(doc.name, doc.line((key,)), key, "must be a list of groups, "
                                 "e.g. '- [品博会, 青岛国际品质生活博览会]'"))
         return []
     out = []
     for i, group in enumerate(groups):
         if (not isinstance(group, list) or len(group) < 2
                 or not all(isinstance(x, str | int) and str(x).strip() for x in group)):
-            problems.append(Problem(doc.name, doc.line(("synonyms", i)), f"synonyms[{i}]",
+            problems.append(Problem(doc.name, doc.line((key, i)), f"{key}[{i}]",
                                     "a group is a list of at least two words, the usual one first"))
             continue
         out.append([str(x).strip() for x in group])
     return out
+
+
+def _load_fillers(doc: _Doc | None, problems: list[Problem]) -> list[str]:
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("filler_words") is None:
+        return []
+    words = doc.data["filler_words"]
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        problems.append(Problem(doc.name, doc.line(("filler_words",)), "filler_words",
+                                "must be a list of words, e.g. [请问, 我想知道]"))
+        return []
+    return [w.strip() for w in words]
 
 
 def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
@@ -375,9 +404,8 @@ def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
 
 
 def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any, ...]]],
-                   normalizer: Normalizer, problems: list[Problem],
+                   ids: set[str], normalizer: Normalizer, problems: list[Problem],
                    warnings: list[Problem]) -> None:
-    ids = {e.id for e in entries}
     owner: dict[str, tuple[str, str]] = {}
     for entry in entries:
         doc, path = where[entry.id]

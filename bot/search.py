@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +25,13 @@ from bot.text import BIGRAM_SEP, char_pinyin, features, is_cjk_token, segment_pi
 class Weights:
     """How the final score (0–100) is made; fitted in ``benchmarks/bench_external.py``."""
 
-    question_cover: float = 0.45
-    phrasing_cover: float = 0.20
-    fuzzy: float = 0.35
+    question_cover: float = 0.30
+    phrasing_cover: float = 0.30
+    fuzzy: float = 0.40
+    pair: float = 0.3  # weight of a character pair relative to a single character
+    question_word: float = 4.5  # least weight of a question word (when, where, how many)
+    answer_cover: float = 0.10  # share from the question's words found in the answer
+    entry_cover: float = 0.30  # share from the question's words found anywhere in the entry
     k1: float = 1.2
     b: float = 0.75
 
@@ -46,7 +50,7 @@ class Index:
     """Phrasings (token lists) → candidates for a question, each tagged with its owner ``key``."""
 
     def __init__(self, docs: Sequence[Sequence[str]], keys: Sequence[int],
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None, boost: frozenset[str] = frozenset()) -> None:
         self.weights = weights or Weights()
         self.keys = np.asarray(keys, dtype=np.int32)
         self.texts = [" ".join(tokens) for tokens in docs]
@@ -74,6 +78,10 @@ class Index:
             ids = np.fromiter((d for d, _ in plist), dtype=np.int32, count=len(plist))
             tfs = np.fromiter((t for _, t in plist), dtype=np.float32, count=len(plist))
             idf = math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
+            if BIGRAM_SEP in term:
+                idf *= self.weights.pair
+            elif term in boost:  # frequent, yet it tells apart entries on one topic
+                idf = max(idf, self.weights.question_word)
             self.idf[term_id] = idf
             self.df[term_id] = len(plist)
             self._docs.append(ids)
@@ -83,6 +91,17 @@ class Index:
         self.unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self.size = len(docs)
 
+    def information(self, terms: Sequence[str]) -> list[float]:
+        """How much each term tells (IDF; an unknown term tells the most)."""
+        out = []
+        for term in terms:
+            term_id = self.term_ids.get(term)
+            if term_id is not None:
+                out.append(float(self.idf[term_id]))
+            else:
+                out.append(self.unknown_idf * (self.weights.pair if BIGRAM_SEP in term else 1.0))
+        return out
+
     def search(self, tokens: Sequence[str], limit: int = 30) -> list[Hit]:
         """The best phrasings for the question's tokens, best first."""
         if not tokens or not self.size:
@@ -91,8 +110,7 @@ class Index:
         known = [self.term_ids[t] for t in terms if t in self.term_ids]
         if not known:
             return []
-        question_info = float(sum(self.idf[k] for k in known)) + \
-            self.unknown_idf * (len(terms) - len(known))
+        question_info = sum(self.information(terms))
         ids = np.concatenate([self._docs[k] for k in known])
         idf = np.concatenate([np.full(len(self._docs[k]), self.idf[k]) for k in known])
         tfpart = np.concatenate([self._tf[k] for k in known])
@@ -125,13 +143,16 @@ class Speller:
     - an English word the knowledge does not know: the closest word it knows (ratio ≥ 80).
     """
 
-    def __init__(self, index: Index) -> None:
-        self._known = index.term_ids
+    def __init__(self, docs: Iterable[Sequence[str]]) -> None:
+        counts: dict[str, int] = defaultdict(int)
+        for tokens in docs:
+            for term in set(features(tokens)):
+                counts[term] += 1
+        self._known = counts
         self._pairs: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
         self._chars: dict[str, list[tuple[int, str]]] = defaultdict(list)
         words = []
-        for term, term_id in index.term_ids.items():
-            df = int(index.df[term_id])
+        for term, df in counts.items():
             if BIGRAM_SEP in term:
                 a, b = term.split(BIGRAM_SEP)
                 if _phonetic(a) and _phonetic(b):
@@ -186,16 +207,34 @@ class Speller:
         return chars
 
     def _homophones(self, tokens: list[str]) -> list[str]:
+        """Swap one character of an unknown pair for a homophone that makes it known.
+
+        The swap must also be confirmed by the character's other neighbour (or the character
+        must be one the knowledge never uses), so that ordinary words the knowledge lacks
+        (你好, 那个) are left alone.
+        """
+        known = self._known
         for i in range(len(tokens) - 1):
             a, b = tokens[i], tokens[i + 1]
-            if not (_phonetic(a) and _phonetic(b)) or a + BIGRAM_SEP + b in self._known:
+            if not (_phonetic(a) and _phonetic(b)) or a + BIGRAM_SEP + b in known:
                 continue
             for _, ka, kb in self._pairs.get((char_pinyin(a), char_pinyin(b)), []):
-                same_a, same_b = _same(a, ka), _same(b, kb)
-                if same_a or same_b:
+                if _same(a, ka) and self._confirmed(tokens, i + 1, kb, right=True):
+                    tokens[i], tokens[i + 1] = ka, kb
+                    break
+                if _same(b, kb) and self._confirmed(tokens, i, ka, right=False):
                     tokens[i], tokens[i + 1] = ka, kb
                     break
         return tokens
+
+    def _confirmed(self, tokens: list[str], at: int, new: str, right: bool) -> bool:
+        if tokens[at] not in self._known:
+            return True
+        other = at + 1 if right else at - 1
+        if not 0 <= other < len(tokens):
+            return False
+        pair = new + BIGRAM_SEP + tokens[other] if right else tokens[other] + BIGRAM_SEP + new
+        return pair in self._known
 
 
 def _phonetic(token: str) -> bool:

@@ -20,8 +20,12 @@ _S2T = opencc.OpenCC("s2t")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
 _LATIN_RE = re.compile(r"[a-z]")
-# A token is one Chinese character, one Latin word or one number.
-_TOKEN_RE = re.compile(f"[{_CJK}]|[a-z]+(?:'[a-z]+)?|[0-9]+(?:\\.[0-9]+)?")
+# A synonym group is one character of the private-use area, so a long name ("国家质量基础设施")
+# weighs as much as its abbreviation ("NQI") and English meets Chinese.
+_GROUP_BASE = 0xE000
+# A token is one Chinese character, one synonym group, one Latin word or one number.
+_TOKEN_RE = re.compile(f"[{_CJK}]|[\ue000-\uf8ff]|[a-z]+|[0-9]+(?:\\.[0-9]+)?")
+_CJK_GAP = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -30,7 +34,7 @@ _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000, "亿": 100000000}
 _NUMERAL_RUN = re.compile("[零〇一二两三四五六七八九十百千]+")
 # A lone numeral is a number only before a measure word or after 第 ("五朵", "第四届"):
 # converting every 一 would turn 一站式 into 1站式.
-_MEASURE = set("月日号个届项条家件年次名位批款部幅大种朵")
+_MEASURE = set("月日号个届项条家件年次名位批款部幅大种朵期")
 _DIGIT_READING = ["ling", "yi", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu"]
 
 BIGRAM_SEP = "\x1f"
@@ -72,7 +76,7 @@ def chinese_numerals_to_digits(text: str) -> str:
         before = text[match.start() - 1] if match.start() > 0 else ""
         after = text[match.end()] if match.end() < len(text) else ""
         has_unit = any(ch in "十百千" for ch in run)
-        counted = after in _MEASURE or before == "第"
+        counted = (after in _MEASURE and before not in "哪几每") or before == "第"
         if not has_unit and not counted and not (len(run) >= 3 and (after == "年" or "〇" in run)):
             return run  # 一站式, 一带一路, 九分之一一…: words, not numbers
         value = _numeral_value(run)
@@ -154,19 +158,29 @@ def stem(word: str) -> str:
 class Normalizer:
     """Turns text into matching tokens, applying the staff's synonym table.
 
-    Synonyms map every variant to its group's canonical form, longest variant first, so
-    "青岛国际品质生活博览会", "品质生活博览会" and "品博会" all become one token sequence.
+    Every variant of a synonym group becomes the group's one token, longest variant first, so
+    "青岛国际品质生活博览会", "品质生活博览会", "expo" and "品博会" are all the same word.
     """
 
-    def __init__(self, synonym_groups: Iterable[Sequence[str]] = ()) -> None:
+    def __init__(self, synonym_groups: Iterable[Sequence[str]] = (),
+                 question_groups: Iterable[Sequence[str]] = (),
+                 fillers: Iterable[str] = ()) -> None:
         mapping: dict[str, str] = {}
-        for group in synonym_groups:
-            canonical = self.base(group[0])
-            mapping.setdefault(canonical, canonical)  # so a canonical form is never re-expanded
+        for filler in fillers:  # words that carry no meaning here: 请问, 我想知道, please
+            key = self.base(filler)
+            if key:
+                mapping[key] = " "
+        self.variants: list[str] = []
+        groups, asked = list(synonym_groups), list(question_groups)
+        self.question_tokens = frozenset(chr(_GROUP_BASE + len(groups) + i) for i in range(len(asked)))
+        groups.extend(asked)
+        for number, group in enumerate(groups):
+            token = chr(_GROUP_BASE + number)
             for variant in group:
                 key = self.base(variant)
-                if key:
-                    mapping.setdefault(key, canonical)
+                if key and key not in mapping:
+                    mapping[key] = f" {token} "
+                    self.variants.append(key)
         self._mapping = mapping
         self._pattern = self._compile(mapping)
 
@@ -186,22 +200,41 @@ class Normalizer:
 
     @staticmethod
     def base(text: str) -> str:
-        """Script- and width-independent lower-case form, punctuation turned into spaces."""
-        text = to_simplified(clean(text).lower())
-        text = "".join(ch if ch.isalnum() or ch in " '" else " " for ch in text)
-        return " ".join(text.split())
+        """Script- and width-independent lower-case form: punctuation turned into spaces,
+        possessive 's dropped, Chinese numerals as digits."""
+        text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
+        text = "".join(ch if ch.isalnum() or ch == " " else " " for ch in text)
+        text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
+        return chinese_numerals_to_digits(text)
 
     def canonical(self, base_text: str) -> str:
         if self._pattern is not None:
             base_text = self._pattern.sub(lambda m: self._mapping[m.group(0)], base_text)
-        return chinese_numerals_to_digits(base_text)
+        return base_text
 
     def tokens(self, text: str) -> list[str]:
         return tokenize(self.canonical(self.base(text)))
 
+    def base_tokens(self, text: str) -> list[str]:
+        """Tokens before synonyms: what spelling repair compares against."""
+        return tokenize(self.base(text))
+
+    def tokens_from_base(self, tokens: Sequence[str]) -> list[str]:
+        return tokenize(self.canonical(detokenize(tokens)))
+
+
+def detokenize(tokens: Sequence[str]) -> str:
+    """Tokens back to text: Chinese characters joined, words separated by spaces."""
+    out: list[str] = []
+    for token in tokens:
+        if out and out[-1][-1].isascii() and token[0].isascii():
+            out.append(" ")  # two words, or a word and a number
+        out.append(token)
+    return "".join(out)
+
 
 def tokenize(normalised: str) -> list[str]:
-    return [tok if tok[0].isdigit() or is_cjk_token(tok) else stem(tok)
+    return [stem(tok) if tok[0].isascii() and tok[0].isalpha() else tok
             for tok in _TOKEN_RE.findall(normalised)]
 
 

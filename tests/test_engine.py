@@ -1,0 +1,153 @@
+"""The engine's decisions as a citizen would see them."""
+
+from datetime import datetime
+
+import pytest
+
+from bot.engine import Engine, Status, date_note
+from bot.kb import TZ, EventDate, Knowledge, When
+
+# --- the right fact, however it is typed ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "entry_id"), [
+    ("品博会什么时候举办", "expo-date"),
+    ("品搏会什么时候举办", "expo-date"),          # IME homophone 搏
+    ("品博汇什么时候举办", "expo-date"),          # IME homophone 汇
+    ("质量越的主题是什么", "campaign-theme"),     # 越 for 月
+    ("一站是服务平台能提供哪些服务", "nqi-services"),  # 是 for 式
+    ("五多金花是哪几家", "brand-five-golden-flowers"),  # 多 for 朵
+    ("品博什么时候举办", "expo-date"),            # a missing character
+    ("品博会会什么时候举办", "expo-date"),        # an extra character
+    ("品 博 会 什 么 时 候 举 办", "expo-date"),  # spaces between characters
+    ("質量月的主題是什麼", "campaign-theme"),     # traditional characters
+    ("ＮＱＩ是什么意思", "nqi-what-is"),          # full-width letters
+    ("NQI平台服务了多少企业", "nqi-enterprises"),  # mixed Chinese and English
+    ("What is the theme of the Quality Month?", "campaign-theme"),
+    ("pinbohui shenme shihou juban", "expo-date"),  # pinyin in Latin letters
+])
+def test_typed_the_way_people_type(engine: Engine, question: str, entry_id: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER, (question, reply.status, reply.suggestions)
+    assert reply.entry_id == entry_id
+
+
+# --- three outcomes -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", [
+    "明天青岛会下雨吗", "护照过期了去哪里换", "推荐一家好吃的海鲜馆", "红烧肉怎么做",
+    "asdfghjkl", "👍👍👍", "？？？", "哈哈哈哈哈哈",
+    "品博会几点开门", "品博会门票多少钱", "在一站式平台做一次检测收费多少",
+])
+def test_never_a_confident_guess(engine: Engine, question: str) -> None:
+    assert engine.ask(question).status is not Status.ANSWER
+
+
+def test_off_topic_falls_back_kindly_and_says_what_it_can_answer(engine: Engine) -> None:
+    reply = engine.ask("明天青岛会下雨吗")
+    assert reply.status is Status.FALLBACK
+    assert "品博会" in reply.text and not reply.entry_id
+
+
+def test_a_vague_question_gets_up_to_three_choices(engine: Engine) -> None:
+    reply = engine.ask("品博会")
+    assert reply.status is Status.CLARIFY
+    assert 2 <= len(reply.suggestions) <= 3
+    assert all(s.entry_id.startswith("expo") for s in reply.suggestions)
+
+
+def test_a_picked_suggestion_is_answered(engine: Engine) -> None:
+    picked = engine.ask("品博会").suggestions[0]
+    reply = engine.answer_entry(picked.entry_id, "zh")
+    assert reply is not None and reply.status is Status.ANSWER
+    assert reply.entry_id == picked.entry_id
+
+
+def test_an_answer_carries_its_links(engine: Engine, knowledge: Knowledge) -> None:
+    reply = engine.ask("中国驰名商标有多少件")
+    assert reply.entry_id == "brand-trademarks" and "152" in reply.text
+    assert [link.url for link in reply.links] == [x.url for x in knowledge.by_id[reply.entry_id].links]
+
+
+# --- language -------------------------------------------------------------------------------
+
+
+def test_english_question_gets_english_answer(engine: Engine) -> None:
+    reply = engine.ask("How many well-known trademarks does Qingdao have?")
+    assert reply.status is Status.ANSWER and reply.lang == "en"
+    assert "152" in reply.text and "驰名商标有" not in reply.text
+
+
+def test_traditional_question_gets_traditional_answer(engine: Engine) -> None:
+    reply = engine.ask("青島的五朵金花是哪幾家")
+    assert reply.lang == "zh-hant"
+    assert "海爾" in reply.text and "海尔" not in reply.text
+
+
+def test_preference_decides_for_script_less_input(engine: Engine) -> None:
+    assert engine.ask("👍", "en").lang == "en"
+    assert engine.ask("👍", "zh").lang == "zh"
+
+
+# --- small talk and bad input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("你好", "greeting"), ("您好！", "greeting"), ("谢谢", "thanks"), ("thank you", "thanks"),
+    ("你能做什么", "capabilities"), ("what can you do?", "capabilities"),
+])
+def test_small_talk_gets_its_own_short_reply(engine: Engine, question: str, kind: str) -> None:
+    reply = engine.ask(question)
+    assert reply.kind == kind and reply.entry_id is None
+
+
+def test_greeting_in_front_of_a_question_does_not_hide_it(engine: Engine) -> None:
+    assert engine.ask("你好，品博会什么时候举办").entry_id == "expo-date"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "问" * 100_000])
+def test_bad_input_gets_a_clear_message(engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.FALLBACK and reply.kind in ("empty", "too_long")
+    assert reply.text
+
+
+# --- dates said relative to now ---------------------------------------------------------------
+
+
+def _when(text: str, precision: str, yearly: bool = False) -> When:
+    return When(datetime.fromisoformat(text).replace(tzinfo=TZ), precision, yearly)  # type: ignore[arg-type]
+
+
+NOW = datetime(2022, 9, 28, 15, 0, tzinfo=TZ)
+
+
+@pytest.mark.parametrize(("when", "zh", "en"), [
+    (_when("2022-09-28T09:00", "minute"), "就在今天", "today"),
+    (_when("2022-04-01", "month"), "已过去", "already past"),
+    (_when("2022-12-01", "month"), "还有64天", "in 64 days"),
+    (_when("2022-09-01", "month"), "就在本月", "this month"),
+    (_when("2017-05-10", "day", yearly=True), "下一次是2023年5月10日", "next on 10 May 2023"),
+])
+def test_date_wording(when: When, zh: str, en: str) -> None:
+    assert zh in date_note(when, None, "zh", NOW)
+    assert en in date_note(when, None, "en", NOW)
+
+
+def test_answer_says_whether_the_event_is_past_or_coming(knowledge: Knowledge) -> None:
+    before = Engine(knowledge, clock=lambda: datetime(2022, 9, 1, tzinfo=TZ))
+    after = Engine(knowledge, clock=lambda: datetime(2023, 1, 5, tzinfo=TZ))
+    assert "还有" in before.ask("品博会什么时候举办").text
+    assert "已过去" in after.ask("品博会什么时候举办").text
+
+
+def test_every_dated_event_is_listed_in_order(engine: Engine) -> None:
+    events = engine.events("zh")
+    assert len(events) >= 4
+    assert any(entry_id == "campaign-date" for entry_id, _ in events)
+
+
+def test_event_date_field_parses_all_precisions() -> None:
+    for text in ("2022", "2022-12", "2022-12-01", "2022-09-28T09:00"):
+        assert EventDate.model_validate({"date": text}).date.moment.year == 2022
