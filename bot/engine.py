@@ -86,9 +86,10 @@ class Thresholds:
 
     answer: float = 48.0
     margin: float = 9.0
-    clarify: float = 30.0
+    clarify: float = 34.0
     suggest_within: float = 18.0
     explained: float = 0.5  # an answer must account for this share of the question's words
+    clarify_explained: float = 0.4  # and suggestions at least this share
 
 
 @dataclass
@@ -96,9 +97,10 @@ class _Scored:
     entry: Entry
     score: float
     explained: float  # share of the question's information found anywhere in the entry
-    foreign_numbers: bool  # the question names a number the entry never mentions (2023, 第5届)
+    foreign: bool  # the question names a number or a named thing the entry never mentions
 
 
+_DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 DEFAULT_MESSAGES = {
     "fallback": ("抱歉，这个问题我还答不上来。我能回答青岛2022年“质量月”的相关问题：主题活动、十项重点工作、"
@@ -127,25 +129,35 @@ class Engine:
         self.knowledge = knowledge
         self.clock = clock or (lambda: datetime.now(TZ))
         self.thresholds = thresholds or Thresholds()
-        self.normalizer = Normalizer(knowledge.synonyms, knowledge.question_words,
+        kinds = list(knowledge.question_words)
+        self.normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
                                      knowledge.fillers)
+        asks = dict(zip(kinds, sorted(self.normalizer.question_tokens), strict=True))
         docs, keys, spelled = [], [], []
+        asked: list[set[str]] = [set() for _ in knowledge.entries]
         for key, entry in enumerate(knowledge.entries):
             for question in (*entry.questions.zh, *entry.questions.en):
                 base = self.normalizer.base_tokens(question)
                 spelled.append(base)
                 docs.append(self.normalizer.tokens_from_base(base))
+                asked[key].update(docs[-1])
                 keys.append(key)
         spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
         self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
         self.speller = Speller(spelled)
+        self._named = self.normalizer.named_tokens | self.normalizer.question_tokens
         self._answer_terms: list[frozenset[str]] = []
         self._entry_words: list[frozenset[str]] = []
-        for e in knowledge.entries:
+        for key, e in enumerate(knowledge.entries):
             answer = self.normalizer.tokens(f"{e.answer.zh} {e.answer.en or ''}")
-            asked = [t for q in (*e.questions.zh, *e.questions.en) for t in self.normalizer.tokens(q)]
             self._answer_terms.append(frozenset(features(answer)))
-            self._entry_words.append(frozenset(answer) | frozenset(asked))
+            words = frozenset(answer) | asked[key]
+            # An answer with a number tells "how many"; one with a date tells "when".
+            if "how_many" in asks and any(t[0].isdigit() for t in answer):
+                words |= {asks["how_many"]}
+            if "when" in asks and (e.dates or _DATE_WORDS.search(e.answer.zh)):
+                words |= {asks["when"]}
+            self._entry_words.append(words)
         self._smalltalk = {
             self._smalltalk_key(pattern): intent
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
@@ -243,25 +255,30 @@ class Engine:
             explained = sum(w for t, w in zip(words, word_info, strict=True) if t in known)
             explained /= word_total
             mixed = (1 - share - ec) * score + share * 100 * covered + ec * 100 * explained
-            ranked.append(_Scored(self.knowledge.entries[key], mixed, explained,
-                                  any(t[0].isdigit() and t not in known for t in words)))
+            # 2023 or 第5届 when the entry speaks of 2022 and the 4th; 品博会 when it speaks of
+            # the ceremony; "when" when it gives no date: the question is about something else,
+            # however alike the wording.
+            foreign = any(t not in known for t in words if t[0].isdigit() or t in self._named)
+            if foreign:
+                mixed *= 1 - self.index.weights.foreign
+            ranked.append(_Scored(self.knowledge.entries[key], mixed, explained, foreign))
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
     def decide(self, ranked: list[_Scored], lang: str) -> Reply:
         t = self.thresholds
-        if not ranked or ranked[0].score < t.clarify:
+        if not ranked or ranked[0].score < t.clarify or ranked[0].explained < t.clarify_explained:
             score = ranked[0].score if ranked else 0.0
-            return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=score)
+            return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=float(score))
         top = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
         if (top.score >= t.answer and top.score - runner_up >= t.margin
-                and top.explained >= t.explained and not top.foreign_numbers):
+                and top.explained >= t.explained and not top.foreign):
             return self._answer(top.entry, top.score, lang)
         close = [r for r in ranked[:3] if r.score >= t.clarify
                  and top.score - r.score <= t.suggest_within]
         return Reply(Status.CLARIFY, self.message("clarify", lang), lang,
-                     entry_id=None, score=top.score,
+                     entry_id=None, score=float(top.score),
                      suggestions=tuple(self.suggestion(r.entry, lang) for r in close))
 
     # ------------------------------------------------------------------ building replies
@@ -278,7 +295,7 @@ class Engine:
         related = tuple(self.suggestion(self.knowledge.by_id[r], lang)
                         for r in entry.related[:3] if r in self.knowledge.by_id)
         links = tuple(Link(self._script(x.title, lang), x.url) for x in entry.links)
-        return Reply(Status.ANSWER, text, lang, entry_id=entry.id, score=score, links=links,
+        return Reply(Status.ANSWER, text, lang, entry_id=entry.id, score=float(score), links=links,
                      suggestions=related)
 
     def suggestion(self, entry: Entry, lang: str) -> Suggestion:

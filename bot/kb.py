@@ -165,7 +165,7 @@ class Knowledge:
     smalltalk: SmallTalk
     version: str
     files: list[str]
-    question_words: list[list[str]] = field(default_factory=list)
+    question_words: dict[str, list[str]] = field(default_factory=dict)
     fillers: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -285,10 +285,10 @@ def load_knowledge(directory: str | Path) -> Knowledge:
             docs[path.name] = doc
 
     synonyms = _load_synonyms(docs.get("synonyms.yaml"), "synonyms", problems)
-    question_words = _load_synonyms(docs.get("synonyms.yaml"), "question_words", problems)
+    question_words = _load_question_words(docs.get("synonyms.yaml"), problems)
     fillers = _load_fillers(docs.get("synonyms.yaml"), problems)
     smalltalk = _load_smalltalk(docs.get("smalltalk.yaml"), problems)
-    normalizer = Normalizer(synonyms, question_words, fillers)
+    normalizer = Normalizer(synonyms, list(question_words.values()), fillers)
     entries: list[Entry] = []
     where: dict[str, tuple[_Doc, tuple[Any, ...]]] = {}
     raw_ids: set[str] = set()  # ids of broken entries too, so one mistake is reported once
@@ -379,6 +379,32 @@ def _load_synonyms(doc: _Doc | None, key: str, problems: list[Problem]) -> list[
                                     "a group is a list of at least two words, the usual one first"))
             continue
         out.append([str(x).strip() for x in group])
+    return out
+
+
+QUESTION_KINDS = ("when", "where", "how_many")
+
+
+def _load_question_words(doc: _Doc | None, problems: list[Problem]) -> dict[str, list[str]]:
+    if doc is None or not isinstance(doc.data, dict) or doc.data.get("question_words") is None:
+        return {}
+    data = doc.data["question_words"]
+    line = doc.line(("question_words",))
+    if not isinstance(data, dict):
+        problems.append(Problem(doc.name, line, "question_words",
+                                f"must map {', '.join(QUESTION_KINDS)} to lists of words"))
+        return {}
+    out = {}
+    for kind, words in data.items():
+        where = f"question_words.{kind}"
+        if kind not in QUESTION_KINDS:
+            problems.append(Problem(doc.name, doc.line(("question_words", kind)), where,
+                                    f"unknown kind; use {', '.join(QUESTION_KINDS)}"))
+        elif not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            problems.append(Problem(doc.name, doc.line(("question_words", kind)), where,
+                                    "must be a list of words"))
+        else:
+            out[kind] = [w.strip() for w in words]
     return out
 
 

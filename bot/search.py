@@ -31,6 +31,7 @@ class Weights:
     pair: float = 0.3  # weight of a character pair relative to a single character
     question_word: float = 4.5  # least weight of a question word (when, where, how many)
     answer_cover: float = 0.10  # share from the question's words found in the answer
+    foreign: float = 0.3  # score lost by an entry that lacks a number or named thing asked about
     entry_cover: float = 0.30  # share from the question's words found anywhere in the entry
     k1: float = 1.2
     b: float = 0.75
@@ -149,22 +150,26 @@ class Speller:
             for term in set(features(tokens)):
                 counts[term] += 1
         self._known = counts
-        self._pairs: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
-        self._chars: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        words = []
-        for term, df in counts.items():
+        self._words = [t for t in counts if t.isascii() and t.isalpha() and len(t) > 1]
+        self._pairs: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+        self._chars: dict[str, list[tuple[int, str]]] = {}
+
+    def _phonetic_maps(self) -> None:
+        """Pinyin of every known character and pair, built on the first question that needs it."""
+        if self._chars:
+            return
+        pairs: dict[tuple[str, str], list[tuple[int, str, str]]] = defaultdict(list)
+        chars: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for term, df in self._known.items():
             if BIGRAM_SEP in term:
                 a, b = term.split(BIGRAM_SEP)
                 if _phonetic(a) and _phonetic(b):
-                    self._pairs[(char_pinyin(a), char_pinyin(b))].append((df, a, b))
+                    pairs[(char_pinyin(a), char_pinyin(b))].append((df, a, b))
             elif is_cjk_token(term):
-                self._chars[char_pinyin(term)].append((df, term))
-            elif term.isalpha() and len(term) > 1:
-                words.append(term)
-        for options in (*self._pairs.values(), *self._chars.values()):
+                chars[char_pinyin(term)].append((df, term))
+        for options in (*pairs.values(), *chars.values()):
             options.sort(reverse=True)
-        self._syllables = set(self._chars)
-        self._words = words
+        self._pairs, self._chars = dict(pairs), dict(chars)
 
     def correct(self, tokens: Sequence[str]) -> tuple[list[str], bool]:
         """The repaired tokens, and whether any Latin word was read as pinyin."""
@@ -184,7 +189,10 @@ class Speller:
             found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=85)
             if found:
                 return [found[0]]
-        syllables = segment_pinyin(word, self._syllables) if len(word) > 1 else None
+        if len(word) < 2:
+            return [word]
+        self._phonetic_maps()
+        syllables = segment_pinyin(word, set(self._chars))
         if syllables:
             return self._pinyin_to_chars(syllables)
         return [word]
@@ -218,6 +226,7 @@ class Speller:
             a, b = tokens[i], tokens[i + 1]
             if not (_phonetic(a) and _phonetic(b)) or a + BIGRAM_SEP + b in known:
                 continue
+            self._phonetic_maps()
             for _, ka, kb in self._pairs.get((char_pinyin(a), char_pinyin(b)), []):
                 if _same(a, ka) and self._confirmed(tokens, i + 1, kb, right=True):
                     tokens[i], tokens[i + 1] = ka, kb

@@ -12,10 +12,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 _T2S = opencc.OpenCC("t2s")
-_S2T = opencc.OpenCC("s2t")
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
@@ -52,8 +50,13 @@ def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
 
+@lru_cache(maxsize=1)
+def _s2t() -> opencc.OpenCC:
+    return opencc.OpenCC("s2t")  # loaded on first use: most questions never need it
+
+
 def to_traditional(text: str) -> str:
-    return _S2T.convert(text)
+    return _s2t().convert(text)
 
 
 def is_traditional(text: str) -> bool:
@@ -76,7 +79,7 @@ def chinese_numerals_to_digits(text: str) -> str:
         before = text[match.start() - 1] if match.start() > 0 else ""
         after = text[match.end()] if match.end() < len(text) else ""
         has_unit = any(ch in "十百千" for ch in run)
-        counted = (after in _MEASURE and before not in "哪几每") or before == "第"
+        counted = (after in _MEASURE and (before == "" or before not in "哪几每")) or before == "第"
         if not has_unit and not counted and not (len(run) >= 3 and (after == "年" or "〇" in run)):
             return run  # 一站式, 一带一路, 九分之一一…: words, not numbers
         value = _numeral_value(run)
@@ -110,6 +113,8 @@ def char_pinyin(token: str) -> str:
     if token.isdigit():
         syllable = _DIGIT_READING[int(token)] if len(token) == 1 else token
     else:
+        from pypinyin import Style, lazy_pinyin  # 0.5 s to import: only when a typo needs it
+
         syllable = lazy_pinyin(token, style=Style.NORMAL, errors="default")[0]
     return fold_syllable(syllable)
 
@@ -173,6 +178,12 @@ class Normalizer:
         self.variants: list[str] = []
         groups, asked = list(synonym_groups), list(question_groups)
         self.question_tokens = frozenset(chr(_GROUP_BASE + len(groups) + i) for i in range(len(asked)))
+        # Named things (品博会, NQI, 五朵金花…): groups with a variant of 3+ characters or letters,
+        # not the colloquial ones (啥, 咋) and not question words.
+        self.named_tokens = frozenset(
+            chr(_GROUP_BASE + i) for i, group in enumerate(groups)
+            if any(len(self.base(v)) >= 3 for v in group) and not any(
+                len(self.base(v)) == 1 for v in group))
         groups.extend(asked)
         for number, group in enumerate(groups):
             token = chr(_GROUP_BASE + number)
@@ -181,6 +192,12 @@ class Normalizer:
                 if key and key not in mapping:
                     mapping[key] = f" {token} "
                     self.variants.append(key)
+        # A name of four or more characters is still recognised with one character missing
+        # (五朵金 → 五朵金花); shorter ones would collide with ordinary words (质量月 → 质量).
+        for key in list(self.variants):
+            if len(key) >= 4 and all(_CJK_RE.match(ch) or ch.isdigit() for ch in key):
+                for i in range(len(key)):
+                    mapping.setdefault(key[:i] + key[i + 1:], mapping[key])
         self._mapping = mapping
         self._pattern = self._compile(mapping)
 

@@ -9,6 +9,7 @@ import pytest
 from bot.engine import Engine
 from bot.kb import TZ, Knowledge, load_knowledge
 from tests.paths import ROOT
+
 FIXED_NOW = datetime(2022, 9, 1, 10, 0, tzinfo=TZ)  # before the ceremony and the expo
 
 

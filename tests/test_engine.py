@@ -17,7 +17,7 @@ from bot.kb import TZ, EventDate, Knowledge, When
     ("质量越的主题是什么", "campaign-theme"),     # 越 for 月
     ("一站是服务平台能提供哪些服务", "nqi-services"),  # 是 for 式
     ("五多金花是哪几家", "brand-five-golden-flowers"),  # 多 for 朵
-    ("品博什么时候举办", "expo-date"),            # a missing character
+    ("青岛的五朵金是哪几家", "brand-five-golden-flowers"),  # a missing character
     ("品博会会什么时候举办", "expo-date"),        # an extra character
     ("品 博 会 什 么 时 候 举 办", "expo-date"),  # spaces between characters
     ("質量月的主題是什麼", "campaign-theme"),     # traditional characters

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.kb import KnowledgeError, Problem, load_knowledge
-
 from tests.paths import ROOT, SHARED
 
 GOOD = """\
