@@ -469,3 +469,49 @@ def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any,
         if not entry.answer.en:
             warnings.append(Problem(doc.name, at("answer"), f"{label} answer.en",
                                     "no English answer: English askers get the Chinese one"))
+
+
+# --------------------------------------------------------------------------- advice
+
+
+def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0) -> list[Problem]:
+    """Warnings that do not stop the bot but deserve a look by staff.
+
+    - two entries with phrasings so alike that the matcher may confuse them (pair and score);
+    - dated answers whose date has passed (the answer may need a "was" instead of "will be").
+    Missing English phrasings and answers are reported while loading.
+    """
+    from rapidfuzz import fuzz, process
+
+    now = now or datetime.now(TZ)
+    normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
+                            knowledge.fillers)
+    texts, owners, originals = [], [], []
+    for entry in knowledge.entries:
+        for question in entry.questions.zh + entry.questions.en:
+            tokens = normalizer.tokens(question)
+            if tokens:
+                texts.append(" ".join(tokens))
+                owners.append(entry.id)
+                originals.append(question)
+    warnings: list[Problem] = []
+    scores = process.cdist(texts, texts, scorer=fuzz.token_sort_ratio, score_cutoff=close,
+                           workers=1)
+    seen: set[tuple[str, str]] = set()
+    for i, j in zip(*scores.nonzero(), strict=True):
+        a, b = owners[i], owners[j]
+        if i >= j or a == b or (a, b) in seen:
+            continue
+        seen.add((a, b))
+        file, line = knowledge.entry_lines.get(a, ("?", 1))
+        warnings.append(Problem(file, line, f"{a} questions",
+                                f"'{originals[i]}' is very close to '{originals[j]}' of '{b}' "
+                                f"(score {scores[i, j]:.0f}); the bot may confuse the two"))
+    for entry in knowledge.entries:
+        for d in entry.dates:
+            if not d.yearly and d.date.moment.year < now.year:
+                file, line = knowledge.entry_lines.get(entry.id, ("?", 1))
+                warnings.append(Problem(file, line, f"{entry.id} dates",
+                                        f"{d.date.moment:%Y-%m-%d} has passed; check that the "
+                                        "answer does not speak of it as still to come"))
+    return warnings

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine, Reply, Status
-from bot.kb import KnowledgeError, load_knowledge
+from bot.kb import KnowledgeError, lint, load_knowledge
 from bot.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("--lang", choices=("zh", "zh-hant", "en"), help="preferred language")
     sub.add_parser("chat", help="an interactive conversation in the terminal")
+    events = sub.add_parser("events", help="every dated event, marked past / today / coming")
+    events.add_argument("--lang", choices=("zh", "zh-hant", "en"), default="zh")
     validate = sub.add_parser("validate", help="check the knowledge files")
     validate.add_argument("dir", nargs="?", help="knowledge folder to check")
     for extra in _EXTRA_PARSERS:
@@ -154,6 +156,14 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
         last = reply
 
 
+@command("events")
+def _events(args: argparse.Namespace, settings: Settings) -> int:
+    engine = load_engine(settings)
+    for _, line in engine.events(args.lang):
+        print(line)
+    return 0
+
+
 @command("validate")
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     directory = Path(args.dir) if args.dir else settings.knowledge_dir
@@ -167,14 +177,11 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(exc.problems)} error(s) in {directory}: the bot will not load this "
               "knowledge until they are fixed.")
         return 1
-    for warning in knowledge.warnings + _extra_warnings(knowledge):
+    warnings = knowledge.warnings + lint(knowledge)
+    for warning in warnings:
         print(f"warning: {warning}")
-    print(knowledge.summary())
+    print(knowledge.summary() + (f", {len(warnings)} warning(s)" if warnings else ""))
     return 0
-
-
-def _extra_warnings(knowledge: object) -> list[object]:
-    return []
 
 
 @command("serve")
