@@ -310,6 +310,8 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     if not entries and not problems:
         problems.append(Problem(_display(directory), 1, "", "no entries found in any *.yaml file"))
 
+    if len(docs) < len(paths):
+        raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
     if problems:
         raise KnowledgeError(problems, warnings)
@@ -430,7 +432,7 @@ def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
 
 
 def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any, ...]]],
-                   ids: set[str], normalizer: Normalizer, problems: list[Problem],
+                   ids: set[str] | None, normalizer: Normalizer, problems: list[Problem],
                    warnings: list[Problem]) -> None:
     owner: dict[str, tuple[str, str]] = {}
     for entry in entries:
@@ -441,7 +443,7 @@ def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any,
 
         label = f"entries[{path[1]}] ({entry.id})"
         for i, rel in enumerate(entry.related):
-            if rel not in ids:
+            if ids is not None and rel not in ids:
                 problems.append(Problem(doc.name, at("related", i), f"{label} related[{i}]",
                                         f"no entry has the id '{rel}'"))
         for lang in ("zh", "en"):
