@@ -45,7 +45,8 @@ STATE = web.AppKey("state", AppState)
 def create_app(settings: Settings, engine: Engine) -> web.Application:
     from bot.channels import web as web_channel
 
-    app = web.Application(client_max_size=web_channel.MAX_BODY_BYTES)
+    # The API handlers cap their own bodies at 16 KB; Telegram updates may be larger.
+    app = web.Application(client_max_size=1024 * 1024)
     app[STATE] = AppState(settings, engine)
     web_channel.setup(app)
     if settings.telegram_token:

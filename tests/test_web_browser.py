@@ -1,0 +1,318 @@
+"""The web chat in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
+
+No browser is ever downloaded: without /usr/bin/chromium these tests are skipped on a developer
+machine and fail when CI is set (CI must never skip them silently).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+
+from tests.web_helpers import serve, shipped_engine
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+class Chat:
+    """One page of the web chat, and everything it did that it should not have."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page, self.base = page, base
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("request", self._request)
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.errors.append(f"console {message.type}: {message.text}")
+
+    def _request(self, request: Request) -> None:
+        if not request.url.startswith(self.base + "/"):
+            self.outside.append(request.url)
+
+    @property
+    def input(self) -> Any:
+        return self.page.get_by_label("您的问题").or_(self.page.get_by_label("Your question"))
+
+    def bot(self, status: str | None = None) -> Any:
+        selector = ".msg.bot" + (f'[data-status="{status}"]' if status else "")
+        return self.page.locator(selector).last
+
+    async def ask(self, question: str) -> None:
+        await self.input.fill(question)
+        await self.input.press("Enter")
+
+    def assert_clean(self, allow: str | None = None) -> None:
+        errors = [e for e in self.errors if not (allow and re.search(allow, e))]
+        assert not errors, errors
+        assert not self.outside, f"requests outside the app: {self.outside}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI; install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                    args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def base_url() -> AsyncIterator[str]:
+    async with serve() as (base, _app):
+        yield base
+
+
+async def open_chat(browser: Browser, base: str, viewport: dict[str, int] = PHONE) -> Chat:
+    context = await browser.new_context(viewport=viewport, locale="zh-CN",
+                                        device_scale_factor=1, has_touch=viewport is PHONE)
+    page = await context.new_page()
+    page.set_default_timeout(10_000)
+    chat = Chat(page, base)
+    await page.goto(base + "/")
+    await expect(page.locator("html.ready")).to_have_count(1)
+    return chat
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def chat(browser: Browser, base_url: str) -> AsyncIterator[Chat]:
+    opened = await open_chat(browser, base_url)
+    yield opened
+    await opened.page.context.close()
+
+
+# --------------------------------------------------------------------------- scenarios
+
+async def test_question_gets_an_answer_with_its_link(chat: Chat) -> None:
+    page = chat.page
+    await expect(page).to_have_title("青岛质量月问答")
+    await expect(page.locator(".msg.welcome")).to_contain_text("质量月")
+    expected = shipped_engine().ask("品博会什么时候")
+    assert expected.links
+
+    await chat.ask("品博会什么时候")
+
+    await expect(page.locator(".msg.user").last).to_have_text(re.compile("品博会什么时候"))
+    answer = chat.bot("answer")
+    await expect(answer).to_contain_text("12月")
+    await expect(answer).to_have_attribute("data-entry", "expo-date")
+    link = answer.locator(f'a[href="{expected.links[0].url}"]')
+    await expect(link).to_have_count(1)
+    await expect(link).to_contain_text(expected.links[0].title)
+    await expect(link).to_have_attribute("target", "_blank")
+    await expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+    await expect(chat.input).to_have_value("")
+    chat.assert_clean()
+
+
+async def test_clarify_offers_suggestions_and_a_click_answers(chat: Chat) -> None:
+    page = chat.page
+    clarify = shipped_engine().ask("品博会")
+    assert clarify.status == "clarify" and len(clarify.suggestions) >= 2
+    picked = next((s for s in clarify.suggestions if s.entry_id == "expo-date"),
+                  clarify.suggestions[0])
+    expected = shipped_engine().answer_entry(picked.entry_id, "zh")
+    assert expected is not None
+
+    await chat.ask("品博会")
+
+    bubble = chat.bot("clarify")
+    await expect(bubble).to_contain_text(clarify.text)
+    buttons = bubble.get_by_role("button")
+    await expect(buttons).to_have_count(len(clarify.suggestions))
+    async with page.expect_request("**/api/action") as sent:
+        await bubble.get_by_role("button", name=picked.text, exact=True).click()
+    assert json.loads((await sent.value).post_data or "{}")["action"] == f"entry:{picked.entry_id}"
+    answer = page.locator(f'.msg.bot[data-status="answer"][data-entry="{picked.entry_id}"]')
+    await expect(answer).to_contain_text(expected.text.splitlines()[0])
+    await expect(page.locator(".msg.user").last).to_have_text(re.compile(re.escape(picked.text)))
+    chat.assert_clean()
+
+
+async def test_english_switch_is_remembered_and_sent(chat: Chat) -> None:
+    page = chat.page
+    english = page.get_by_role("button", name="English")
+    await english.click()
+    await expect(english).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page).to_have_title("Qingdao Quality Month Q&A")
+    await expect(page.get_by_role("button", name="Send")).to_be_visible()
+    await expect(page.locator(".msg.welcome")).to_contain_text("Quality Month")
+    await expect(page.locator(".msg")).to_have_count(1)  # the welcome, greeting again in English
+
+    async with page.expect_request("**/api/ask") as sent:
+        await chat.ask("When is the expo?")
+    body = json.loads((await sent.value).post_data or "{}")
+    assert body["lang"] == "en" and body["question"] == "When is the expo?"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", body["session"])
+    answer = chat.bot("answer")
+    await expect(answer).to_contain_text("December")
+    await expect(answer).to_have_attribute("lang", "en")
+    await expect(answer).to_contain_text("Links:")
+
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("button", name="English")).to_have_attribute("aria-pressed", "true")
+    async with page.expect_request("**/api/ask") as again:
+        await chat.ask("When is China Brand Day?")
+    assert json.loads((await again.value).post_data or "{}")["session"] == body["session"]
+    await expect(chat.bot("answer")).to_contain_text("10 May")
+
+    await page.get_by_role("button", name="中文").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.get_by_role("button", name="发送")).to_be_visible()
+    chat.assert_clean()
+
+
+async def test_keyboard_only(chat: Chat) -> None:
+    page = chat.page
+    for _ in range(20):
+        if await page.evaluate("document.activeElement && document.activeElement.id") == "question":
+            break
+        await page.keyboard.press("Tab")
+    else:
+        pytest.fail("Tab never reached the question box")
+
+    await page.keyboard.type("品博会什么时候举办")
+    await page.keyboard.press("Enter")
+    answer = chat.bot("answer")
+    await expect(answer).to_contain_text("12月")
+    await expect(chat.input).to_be_focused()
+
+    # Shift+Tab from the box reaches the answer's last suggestion; Enter presses it.
+    related = shipped_engine().ask("品博会什么时候举办").suggestions
+    assert related
+    await page.keyboard.press("Shift+Tab")
+    focused = page.locator(":focus")
+    await expect(focused).to_have_text(related[-1].text)
+    outline = await focused.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline not in ("", "none"), "the focused button has no visible focus ring"
+    await page.keyboard.press("Enter")
+    await expect(page.locator(
+        f'.msg.bot[data-status="answer"][data-entry="{related[-1].entry_id}"]')).to_have_count(1)
+    chat.assert_clean()
+
+
+async def test_welcome_examples_ask_their_question(chat: Chat) -> None:
+    page = chat.page
+    examples = page.locator(".msg.welcome").get_by_role("button")
+    assert await examples.count() >= 3
+    first = (await examples.first.inner_text()).strip()
+    await examples.first.click()
+    await expect(page.locator(".msg.user .text").last).to_have_text(first)
+    await expect(chat.bot("answer")).to_have_attribute("data-entry", "expo-date")
+    chat.assert_clean()
+
+
+async def test_reply_text_is_shown_as_text_never_as_html(chat: Chat) -> None:
+    page = chat.page
+    hostile = {
+        "status": "answer", "answer": "<img src=x onerror=\"window.pwned=1\">\n<b>第二行</b>",
+        "entry_id": "x", "score": 90.0, "lang": "zh", "kind": "knowledge",
+        "links": [{"title": "<i>坏链接</i>", "url": "javascript:window.pwned=2"},
+                  {"title": "data", "url": "data:text/html,<script>1</script>"},
+                  {"title": "好链接", "url": "https://www.example.org/ok"}],
+        "suggestions": [{"id": "expo-date", "text": "<u>建议</u>"}],
+        "actions": [{"id": "none", "label": "<em>都不是</em>"}],
+    }
+
+    async def fake(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json",
+                            body=json.dumps(hostile, ensure_ascii=False))
+
+    await page.route("**/api/ask", fake)
+    await chat.ask("随便问问")
+    bubble = chat.bot("answer")
+    await expect(bubble).to_contain_text('<img src=x onerror="window.pwned=1">')
+    await expect(bubble.locator("img, b, i, u, em, script")).to_have_count(0)
+    text = await bubble.locator(".text").inner_text()
+    assert text.splitlines() == ['<img src=x onerror="window.pwned=1">', "<b>第二行</b>"]
+    links = bubble.locator("a")
+    await expect(links).to_have_count(1)
+    await expect(links).to_have_attribute("href", "https://www.example.org/ok")
+    await expect(bubble.get_by_role("button", name="<u>建议</u>")).to_be_visible()
+    await expect(bubble.get_by_role("button", name="<em>都不是</em>")).to_be_visible()
+    assert await page.evaluate("window.pwned") is None
+    chat.assert_clean()
+
+
+async def test_failed_request_shows_a_polite_error_and_retry(chat: Chat) -> None:
+    page = chat.page
+
+    async def down(route: Route) -> None:
+        await route.abort("connectionrefused")
+
+    await page.route("**/api/ask", down)
+    await chat.ask("品博会什么时候举办")
+    error = chat.bot("error")
+    await expect(error).to_contain_text("抱歉")
+    retry = error.get_by_role("button", name="重试")
+
+    await page.unroute("**/api/ask", down)
+
+    async def broken(route: Route) -> None:
+        await route.fulfill(status=500, content_type="application/json",
+                            body='{"error": "internal", "detail": "x"}')
+
+    await page.route("**/api/ask", broken)
+    await retry.click()
+    await expect(error).to_contain_text("抱歉")
+    await page.unroute("**/api/ask", broken)
+    await error.get_by_role("button", name="重试").click()
+    await expect(page.locator('.msg.bot[data-status="answer"]').last).to_contain_text("12月")
+    await expect(page.locator(".msg.bot")).to_have_count(2)  # the welcome and the retried answer
+    chat.assert_clean(allow=r"Failed to load resource|ERR_CONNECTION_REFUSED|status of 500")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_layout_fits_and_touch_targets_are_large(browser: Browser, base_url: str,
+                                                       viewport: dict[str, int], tmp_path: Path
+                                                       ) -> None:
+    chat = await open_chat(browser, base_url, viewport)
+    page = chat.page
+    try:
+        await chat.ask("品博会")
+        await expect(chat.bot("clarify").get_by_role("button")).not_to_have_count(0)
+        await chat.ask("品博会什么时候")
+        await expect(chat.bot("answer").locator("a")).to_have_count(1)
+        await page.wait_for_timeout(250)  # let the appear animation finish
+        await page.screenshot(path=str(tmp_path / "webchat.png"))
+
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], "the page scrolls sideways"
+        targets = page.locator("button, input, .link")
+        boxes = [await targets.nth(i).bounding_box() for i in range(await targets.count())]
+        visible = [box for box in boxes if box and box["width"] > 2]
+        assert visible and all(box["height"] >= 44 for box in visible), visible
+        composer = await page.locator("form.composer").bounding_box()
+        assert composer and composer["y"] + composer["height"] <= viewport["height"] + 1
+        header = await page.locator("header").bounding_box()
+        assert header and header["y"] >= 0 and header["height"] < 120
+        if viewport is DESKTOP:
+            log = await page.locator(".msg").first.bounding_box()
+            assert log and log["x"] > 200, "on a wide screen the conversation is centred"
+        chat.assert_clean()
+    finally:
+        await page.context.close()
