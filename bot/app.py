@@ -6,17 +6,22 @@ default); with one, the Telegram bot runs in the same process and event loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from bot.conversation import Conversation
+from bot.dialogue import Dialogue, Scheduler, open_day_of
 from bot.engine import Engine
 from bot.kb import Knowledge, KnowledgeError, load_knowledge
 from bot.settings import Settings
+from bot.store import Store
 
 log = logging.getLogger("bot")
 
@@ -30,6 +35,8 @@ class AppState:
     started: float = field(default_factory=time.time)
     loaded_at: float = field(default_factory=time.time)
     conversation: Conversation = field(init=False)
+    store: Store | None = None  # opened by the storage cleanup context at start-up
+    dialogue: Dialogue | None = None  # the open-day sign-up, once the store is open
 
     def __post_init__(self) -> None:
         self.conversation = Conversation(lambda: self.engine)
@@ -48,12 +55,39 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     # The API handlers cap their own bodies at 16 KB; Telegram updates may be larger.
     app = web.Application(client_max_size=1024 * 1024)
     app[STATE] = AppState(settings, engine)
+    app.cleanup_ctx.append(storage)  # first: the channels' start-up may use the store
     web_channel.setup(app)
     if settings.telegram_token:
         from bot.channels import telegram as telegram_channel
 
         telegram_channel.setup(app)
     return app
+
+
+async def storage(app: web.Application) -> AsyncIterator[None]:
+    """Open the database (migrating it), give the conversation the sign-up dialogue and run
+    the reminder scheduler; on shutdown stop the scheduler and close the database."""
+    state = app[STATE]
+    try:
+        store = await Store.open(state.settings.database)
+    except Exception as exc:
+        log.error("cannot open the database %s: %s", state.settings.database, exc)
+        raise
+    state.store = store
+    state.dialogue = Dialogue(store, lambda: open_day_of(state.engine.knowledge),
+                              reminder_time=state.settings.reminder_time)
+    state.conversation.dialogue = state.dialogue
+    scheduler = asyncio.create_task(Scheduler(state.dialogue).run(), name="open-day scheduler")
+    try:
+        yield
+    finally:
+        scheduler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scheduler
+        state.conversation.dialogue = None
+        state.dialogue = None
+        state.store = None
+        await store.close()
 
 
 def configure_logging(level: str) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.dialogue import ACTION_KINDS as DIALOGUE_ACTIONS
+from bot.dialogue import Dialogue, say
 from bot.engine import Engine, Reply, Status, Suggestion
 
 
@@ -23,23 +25,40 @@ class Asker:
 
 
 class Conversation:
-    def __init__(self, engine: Callable[[], Engine]) -> None:
+    """``dialogue`` (optional) adds the open-day sign-up: without it, as in the command line's
+    ``ask``, the bot only answers questions and sign-up buttons say it is not available."""
+
+    def __init__(self, engine: Callable[[], Engine], dialogue: Dialogue | None = None) -> None:
         self._engine = engine  # a getter: the knowledge may be reloaded between two calls
+        self.dialogue = dialogue
 
     @property
     def engine(self) -> Engine:
         return self._engine()
 
     async def text(self, asker: Asker, text: str) -> Reply:
-        return self.engine.ask(text, asker.lang, asker.user_id)
+        engine = self.engine
+        if self.dialogue is not None:
+            reply = await self.dialogue.text(asker, text, engine)
+            if reply is not None:
+                return reply
+            return self.dialogue.invitation(engine.ask(text, asker.lang, asker.user_id), text)
+        return engine.ask(text, asker.lang, asker.user_id)
 
     async def press(self, asker: Asker, action: str) -> Reply:
         engine = self.engine
         lang = asker.lang or "zh"
         kind, _, value = action.partition(":")
+        if kind in DIALOGUE_ACTIONS:
+            if self.dialogue is not None:
+                return await self.dialogue.press(asker, action, engine)
+            return Reply(Status.FALLBACK, say("unavailable", lang), lang, kind="signup")
         if kind == "entry":
             reply = engine.answer_entry(value, lang)
             if reply is not None:
+                if self.dialogue is not None:
+                    reply = self.dialogue.invitation(reply)
+                    reply = await self.dialogue.with_flow_reminder(asker, reply)
                 return reply
         elif kind == "topic":
             entries = engine.entries_in(value)
@@ -54,4 +73,4 @@ class Conversation:
         return Reply(Status.FALLBACK, engine.message("expired", lang), lang, kind="expired")
 
 
-__all__ = ["Asker", "Conversation", "Suggestion"]
+__all__ = ["DIALOGUE_ACTIONS", "Asker", "Conversation", "Suggestion"]

@@ -133,6 +133,80 @@ class SmallTalk(_Strict):
     messages: dict[str, Bilingual] = Field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- open day (sign-up)
+
+SESSION_ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+SESSION_ID_MAX = 40  # button ids such as "waitlist:join:<id>" must stay within Telegram's 64 bytes
+
+
+def parse_moment(value: Any) -> datetime:
+    """A session's start or end: date and time, Asia/Shanghai unless the value says otherwise."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=TZ) if value.tzinfo is None else value.astimezone(TZ)
+    if isinstance(value, date):
+        raise ValueError(f"'{value}' has no time: write it as {value.isoformat()}T09:30")
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=TZ)
+        except ValueError:
+            continue
+    raise ValueError(f"'{text}' is not a date and time: write YYYY-MM-DDTHH:MM, "
+                     "e.g. 2027-03-15T09:30 (Beijing time)")
+
+
+class Session(_Strict):
+    """One open-day visit that citizens can sign up for."""
+
+    id: str = Field(pattern=SESSION_ID_PATTERN, max_length=SESSION_ID_MAX)
+    institution: Bilingual
+    address: Bilingual
+    start: datetime
+    end: datetime
+    capacity: int
+    see: Bilingual
+    min_age: int | None = Field(default=None, ge=0, le=120)
+    max_age: int | None = Field(default=None, ge=0, le=120)
+    notes: Bilingual | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _moment(cls, value: Any) -> datetime:
+        return parse_moment(value)
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _capacity(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number of visitors, e.g. 20")
+        if value < 1:
+            raise ValueError(f"must be at least 1 (the number of visitors), not {value}")
+        return value
+
+
+class Invite(_Strict):
+    """Which replies carry the "sign up for the open day" button."""
+
+    entries: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        if any(not w.strip() for w in words):
+            raise ValueError("an invitation word cannot be empty")
+        return [w.strip() for w in words]
+
+
+class OpenDay(_Strict):
+    sessions: list[Session] = Field(default_factory=list)
+    invite: Invite = Field(default_factory=Invite)
+
+    @property
+    def by_id(self) -> dict[str, Session]:
+        return {s.id: s for s in self.sessions}
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -313,6 +387,7 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     if len(docs) < len(paths):
         raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
+    open_day = _load_open_day(docs.get("open_day.yaml"), raw_ids, problems)
     if problems:
         raise KnowledgeError(problems, warnings)
     return Knowledge(
@@ -325,7 +400,8 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         version=digest.hexdigest()[:12],
         files=[p.name for p in paths],
         warnings=warnings,
-        extras={name: doc.data for name, doc in docs.items() if name == "open_day.yaml"},
+        extras={**{name: doc.data for name, doc in docs.items() if name == "open_day.yaml"},
+                "open_day": open_day},
         entry_lines={i: (d.name, d.line(p)) for i, (d, p) in where.items()},
     )
 
@@ -429,6 +505,63 @@ def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
     except ValidationError as exc:
         problems.extend(_pydantic_problems(doc, (), exc, ""))
         return SmallTalk()
+
+
+def _load_open_day(doc: _Doc | None, ids: set[str] | None, problems: list[Problem]) -> OpenDay:
+    """open_day.yaml: the sign-up sessions and which replies invite to them."""
+    if doc is None or doc.data is None:
+        return OpenDay()
+    if not isinstance(doc.data, dict):
+        problems.append(Problem(doc.name, 1, "", "the file must have 'sessions:' and 'invite:'"))
+        return OpenDay()
+    before = len(problems)
+    for key in doc.data:
+        if key not in OpenDay.model_fields:
+            problems.append(Problem(doc.name, doc.line((key,)), str(key),
+                                    "unknown field (a typo?); use 'sessions' and 'invite'"))
+    raw_sessions = doc.data.get("sessions") or []
+    if not isinstance(raw_sessions, list):
+        problems.append(Problem(doc.name, doc.line(("sessions",)), "sessions",
+                                "must be a list (each session starts with '- id:')"))
+        raw_sessions = []
+    sessions = []
+    for i, raw in enumerate(raw_sessions):
+        label = f"sessions[{i}]"
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            label += f" ({raw['id']})"
+        try:
+            sessions.append(Session.model_validate(raw))
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(doc, ("sessions", i), exc, label + " "))
+    invite = Invite()
+    try:
+        invite = Invite.model_validate(doc.data.get("invite") or {})
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, ("invite",), exc, "invite."))
+    if len(problems) > before:
+        return OpenDay()
+    open_day = OpenDay(sessions=sessions, invite=invite)
+    first: dict[str, int] = {}
+    for i, session in enumerate(open_day.sessions):
+        label = f"sessions[{i}] ({session.id})"
+        if session.id in first:
+            problems.append(Problem(doc.name, doc.line(("sessions", i, "id")), f"{label} id",
+                                    f"duplicate session id '{session.id}' (first used at "
+                                    f"{doc.name}:{first[session.id]})"))
+        first.setdefault(session.id, doc.line(("sessions", i, "id")))
+        if session.end <= session.start:
+            problems.append(Problem(doc.name, doc.line(("sessions", i, "end")), f"{label} end",
+                                    f"the end ({session.end:%Y-%m-%d %H:%M}) must be after the "
+                                    f"start ({session.start:%Y-%m-%d %H:%M})"))
+        if (session.min_age is not None and session.max_age is not None
+                and session.max_age < session.min_age):
+            problems.append(Problem(doc.name, doc.line(("sessions", i, "max_age")),
+                                    f"{label} max_age", "must not be below min_age"))
+    for i, entry_id in enumerate(open_day.invite.entries):
+        if ids is not None and entry_id not in ids:
+            problems.append(Problem(doc.name, doc.line(("invite", "entries", i)),
+                                    f"invite.entries[{i}]", f"no entry has the id '{entry_id}'"))
+    return open_day
 
 
 def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any, ...]]],

@@ -35,6 +35,11 @@ class Settings:
     admin_ids: frozenset[int] = frozenset()
     reminder_time: str = "10:00"
 
+    @property
+    def database(self) -> Path:
+        """The SQLite file of bookings, sign-up dialogues and the outbox (in DATA_DIR)."""
+        return self.data_dir / "bot.sqlite3"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,
                  dotenv: Path | None = None) -> Settings:

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--lang", choices=("zh", "zh-hant", "en"), default="zh")
     validate = sub.add_parser("validate", help="check the knowledge files")
     validate.add_argument("dir", nargs="?", help="knowledge folder to check")
+    bookings = sub.add_parser("bookings", help="open-day bookings (staff): list or export")
+    what = bookings.add_subparsers(dest="bookings_command", required=True)
+    what.add_parser("list", help="per session: seats taken and left, waiting-list length")
+    export = what.add_parser("export", help="bookings as CSV (UTF-8 with BOM, opens in Excel)")
+    export.add_argument("--session", metavar="ID", help="only this session")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     for extra in _EXTRA_PARSERS:
         extra(sub)
     return parser
@@ -186,6 +192,55 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}")
     print(knowledge.summary() + (f", {len(warnings)} warning(s)" if warnings else ""))
     return 0
+
+
+@command("bookings")
+def _bookings(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import getpass
+
+    from bot.app import configure_logging
+    from bot.dialogue import Dialogue, format_summaries, open_day_of
+    from bot.kb import OpenDay
+    from bot.store import Store
+
+    configure_logging(settings.log_level)  # admin actions are logged (who, what) on stderr
+
+    try:
+        open_day = open_day_of(load_knowledge(settings.knowledge_dir))
+    except KnowledgeError as exc:
+        # Staff must reach the bookings even while the knowledge has errors.
+        print(f"warning: the knowledge in {settings.knowledge_dir} has {len(exc.problems)} "
+              "error(s); sessions are shown as recorded with their bookings", file=sys.stderr)
+        open_day = OpenDay()
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        actor = "cli"
+
+    async def run() -> int:
+        async with await Store.open(settings.database) as store:
+            dialogue = Dialogue(store, lambda: open_day, reminder_time=settings.reminder_time)
+            if args.bookings_command == "list":
+                print(format_summaries(await dialogue.session_summaries(actor=actor)))
+                return 0
+            session = args.session
+            if session is not None and session not in open_day.by_id and \
+                    not await store.export_rows(session):
+                print(f"No session '{session}' in open_day.yaml or in the bookings.",
+                      file=sys.stderr)
+                return 1
+            data = await dialogue.export_csv(session, actor=actor)
+        if args.output:
+            Path(args.output).write_bytes(data)
+            rows = data.count(b"\r\n") - 1
+            print(f"Wrote {rows} booking(s) to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return 0
+
+    return asyncio.run(run())
 
 
 @command("serve")

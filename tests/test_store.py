@@ -1,0 +1,250 @@
+"""The database on its own: real SQLite files, migrations, capacity under concurrency,
+waiting-list promotion, exactly-once reminders, the outbox, deleting a person's data."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import store as store_module
+from bot.kb import TZ
+from bot.store import (
+    CODE_ALPHABET,
+    SCHEMA_VERSION,
+    Booking,
+    Draft,
+    Store,
+    StoreError,
+    mask_phone,
+)
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
+START = datetime(2027, 3, 16, 9, 30, tzinfo=TZ)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(tmp_path / "data" / "bot.sqlite3")
+    yield s
+    await s.close()
+
+
+def promoted(booking: Booking) -> Draft:
+    return Draft("promoted", f"seat for {booking.code}", booking.lang)
+
+
+async def book(store: Store, user: str, capacity: int = 2, session: str = "s1"):  # noqa: ANN201
+    return await store.book(session_id=session, capacity=capacity, user_key=f"telegram:{user}",
+                            name=f"name {user}", phone="13812345678", lang="zh",
+                            institution="示例检验检测机构A", session_start=START, now=NOW)
+
+
+def test_mask_phone() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+86 138 1234 5678") == "138****5678"
+    assert mask_phone("12345") == "****" and mask_phone(None) == "****"
+
+
+async def test_open_creates_the_folder_in_wal_mode_with_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "bot.sqlite3"
+    async with await Store.open(path) as s:
+        assert await s.schema_version() == SCHEMA_VERSION
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"bookings", "dialogues", "outbox", "notify_requests", "admin_log",
+            "user_prefs"} <= tables
+    raw.close()
+
+
+async def test_migrations_are_applied_in_order_once(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with await Store.open(path) as s:
+        await book(s, "a")
+    extra = ("CREATE TABLE later (x INTEGER)", "INSERT INTO later VALUES (1)")
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, extra])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    async with await Store.open(path) as s:
+        assert await s.schema_version() == SCHEMA_VERSION + 1
+        assert len(await s.export_rows()) == 1  # the data survived
+    async with await Store.open(path) as s:  # not applied twice
+        raw = sqlite3.connect(path)
+        assert raw.execute("SELECT COUNT(*) FROM later").fetchone()[0] == 1
+        raw.close()
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(path)
+
+
+async def test_a_booking_is_committed_before_book_returns(store: Store) -> None:
+    result = await book(store, "a")
+    raw = sqlite3.connect(store.path)  # another connection sees it at once
+    assert raw.execute("SELECT code, status FROM bookings").fetchall() == [
+        (result.booking.code, "booked")]
+    raw.close()
+    assert len(result.booking.code) == 6 and set(result.booking.code) <= set(CODE_ALPHABET)
+
+
+async def test_capacity_then_waiting_list_and_one_booking_per_person(store: Store) -> None:
+    results = [await book(store, u) for u in "abcd"]
+    assert [r.booking.status for r in results] == ["booked", "booked", "waiting", "waiting"]
+    again = await book(store, "a")
+    assert not again.created and again.booking.code == results[0].booking.code
+    assert await store.counts("s1") == (2, 2)
+    assert [await store.waiting_position(r.booking) for r in results] == [0, 0, 1, 2]
+
+
+async def test_capacity_holds_across_two_connections_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    first, second = await Store.open(path), await Store.open(path)
+    try:
+        results = await asyncio.gather(*(book(s, f"u{i}", capacity=20)
+                                         for i in range(120) for s in [(first, second)[i % 2]]))
+    finally:
+        await first.close()
+        await second.close()
+    assert sum(r.booking.status == "booked" for r in results) == 20
+    assert sum(r.booking.status == "waiting" for r in results) == 100
+
+
+async def test_cancel_promotes_the_first_waiting_in_the_same_transaction(store: Store) -> None:
+    a, b, c, d = [(await book(store, u)).booking for u in "abcd"]
+    assert await store.cancel(a.code, user_key="telegram:zzz", capacity=2, now=NOW,
+                              message_for=promoted) is None  # not theirs
+    result = await store.cancel(a.code, user_key="telegram:a", capacity=2, now=NOW,
+                                message_for=promoted)
+    assert result is not None and [p.code for p in result.promoted] == [c.code]
+    assert (await store.booking(c.code)).status == "booked"  # type: ignore[union-attr]
+    assert (await store.booking(d.code)).status == "waiting"  # type: ignore[union-attr]
+    [message] = await store.pending_messages(NOW, key="telegram:c")
+    assert message.text == f"seat for {c.code}" and message.channel == "telegram"
+    assert message.user_id == "c"
+    # cancelling a waiting place frees no seat
+    result = await store.cancel(d.code, user_key="telegram:d", capacity=2, now=NOW,
+                                message_for=promoted)
+    assert result is not None and result.promoted == ()
+    assert await store.cancel(d.code, user_key="telegram:d", capacity=2, now=NOW,
+                              message_for=promoted) is None  # already cancelled
+
+
+async def test_a_failure_inside_a_transaction_changes_nothing(store: Store) -> None:
+    a = (await book(store, "a")).booking
+    await book(store, "b")
+    await book(store, "c")
+
+    def broken(booking: Booking) -> Draft:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.cancel(a.code, user_key=None, capacity=2, now=NOW, message_for=broken)
+    assert (await store.booking(a.code)).status == "booked"  # type: ignore[union-attr]
+    assert await store.counts("s1") == (2, 1)
+    await book(store, "d")  # the store still works
+
+
+async def test_a_reminder_is_handed_over_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with await Store.open(path) as s:
+        code = (await book(s, "a")).booking.code
+        assert [b.code for b in await s.unreminded(["s1"])] == [code]
+        assert await s.remind(code, Draft("reminder", "tomorrow"), NOW)
+        assert not await s.remind(code, Draft("reminder", "tomorrow"), NOW)
+    async with await Store.open(path) as s:
+        assert await s.unreminded(["s1"]) == []
+        assert not await s.remind(code, Draft("reminder", "tomorrow"), NOW)
+        assert [m.kind for m in await s.pending_messages(NOW, key="telegram:a")] == ["reminder"]
+
+
+async def test_outbox_by_channel_retries_and_gives_up(store: Store) -> None:
+    await store.enqueue("telegram:1", Draft("k", "one", "zh", (("bookings", "我的预约"),)), NOW)
+    await store.enqueue("telegramx:1", Draft("k", "other channel"), NOW)
+    await store.enqueue("web:abc", Draft("k", "web"), NOW)
+    assert await store.enqueue("web:abc", Draft("k", "once"), NOW, dedupe="x")
+    assert not await store.enqueue("web:abc", Draft("k", "once"), NOW, dedupe="x")
+    [tg] = await store.pending_messages(NOW, channel="telegram")
+    assert tg.text == "one" and tg.actions == (("bookings", "我的预约"),)
+    assert len(await store.pending_messages(NOW, channel="web")) == 2
+    await store.mark_failed(tg.id, "timeout", NOW, NOW + timedelta(minutes=1))
+    assert await store.pending_messages(NOW, channel="telegram") == []
+    [again] = await store.pending_messages(NOW + timedelta(minutes=1), channel="telegram")
+    assert again.attempts == 1
+    await store.mark_sent(again.id, NOW)
+    assert await store.pending_messages(NOW + timedelta(days=1), channel="telegram") == []
+    assert await store.purge_outbox(NOW + timedelta(days=31)) == 1
+
+
+async def test_forget_removes_every_row_of_the_person(store: Store) -> None:
+    await book(store, "a")
+    await book(store, "a", session="s2")
+    await book(store, "b")
+    waiting = (await book(store, "c")).booking
+    await store.save_flow("telegram:a", "name", {"session": "s1"}, "zh", NOW)
+    await store.enqueue("telegram:a", Draft("k", "hello"), NOW)
+    await store.add_notify_request("telegram:a", "zh", NOW)
+    await store.set_lang("telegram:a", "en", NOW)
+    result = await store.forget("telegram:a", {"s1": 2}, NOW, promoted)
+    assert result.bookings == 2 and [p.code for p in result.promoted] == [waiting.code]
+    raw = sqlite3.connect(store.path)
+    for table in ("bookings", "dialogues", "outbox", "notify_requests", "user_prefs"):
+        assert raw.execute(f"SELECT COUNT(*) FROM {table} WHERE user_key = 'telegram:a'"
+                           ).fetchone()[0] == 0, table
+    raw.close()
+    assert await store.get_lang("telegram:a") is None
+
+
+async def test_flows_and_old_bookings_are_purged(store: Store) -> None:
+    await store.save_flow("telegram:a", "pick", {}, "zh", NOW)
+    await store.save_flow("telegram:b", "pick", {}, "zh", NOW + timedelta(minutes=20))
+    assert await store.purge_flows(NOW + timedelta(minutes=10)) == 1
+    assert await store.get_flow("telegram:b") is not None
+    await book(store, "a")
+    assert await store.purge_bookings(START) == 0
+    assert await store.purge_bookings(START + timedelta(days=30, seconds=1)) == 1
+
+
+async def test_sync_sessions_updates_the_copies_kept_with_bookings(store: Store) -> None:
+    code = (await book(store, "a")).booking.code
+    later = START + timedelta(days=1)
+    assert await store.sync_sessions({"s1": ("新名称", later)}) == 1
+    assert await store.sync_sessions({"s1": ("新名称", later)}) == 0
+    booking = await store.booking(code)
+    assert booking is not None and booking.institution == "新名称" and booking.session_start == later
+
+
+async def test_admin_actions_are_recorded_with_who_and_when(store: Store,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bot.store")
+    await store.log_admin("telegram:42", "export", "session=all rows=3", NOW)
+    [(at, actor, action, detail)] = await store.admin_log()
+    assert (at, actor, action, detail) == (NOW, "telegram:42", "export", "session=all rows=3")
+    assert "admin telegram:42: export session=all rows=3" in caplog.text
+
+
+async def test_a_cancelled_caller_never_leaves_a_transaction_half_done(store: Store) -> None:
+    tasks = [asyncio.ensure_future(book(store, f"u{i}", capacity=3)) for i in range(10)]
+    await asyncio.sleep(0)
+    for task in tasks[::2]:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert sum(t.cancelled() for t in tasks) == 5
+    for _ in range(100):  # the shielded writes finish on their own
+        rows = await store.export_rows()
+        if len(rows) == 10:
+            break
+        await asyncio.sleep(0.05)
+    assert len(rows) == 10  # every write completed, whoever stopped waiting for it
+    assert sum(r.status == "booked" for r in rows) == 3
+    assert (await book(store, "later", capacity=3)).booking.status == "waiting"
