@@ -1,0 +1,50 @@
+"""Settings: a wrong value stops start-up with one clear line naming it, never the secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+from tests.paths import ROOT
+
+
+def test_defaults_serve_the_web_chat_on_localhost(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, dotenv=tmp_path / "missing.env")
+    assert (settings.host, settings.port, settings.telegram_token) == ("127.0.0.1", 8080, None)
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# staff settings\nPORT=9000\nADMIN_IDS='11, 22'\nLOG_LEVEL=debug\n",
+                      encoding="utf-8")
+    settings = Settings.from_env({"PORT": "9100"}, dotenv=dotenv)
+    assert settings.port == 9100 and settings.admin_ids == {11, 22} and settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"PORT": "eighty"}, "PORT"),
+    ({"ADMIN_IDS": "12,bob"}, "ADMIN_IDS"),
+    ({"TELEGRAM_BOT_TOKEN": "not a token"}, "TELEGRAM_BOT_TOKEN"),
+    ({"TELEGRAM_WEBHOOK_URL": "http://example.org/hook"}, "TELEGRAM_WEBHOOK_URL"),
+    ({"TELEGRAM_WEBHOOK_URL": "https://example.org/hook"}, "TELEGRAM_WEBHOOK_SECRET"),
+    ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ({"REMINDER_TIME": "25:00"}, "REMINDER_TIME"),
+])
+def test_a_wrong_setting_is_named(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env, dotenv=tmp_path / "missing.env")
+
+
+def test_start_up_stops_with_one_line_and_no_secret(tmp_path: Path) -> None:
+    secret = "123456:SECRET-never-print-me"
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": secret, "PORT": "eighty", "DATA_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "run_bot.py"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "PORT" in run.stderr
+    assert secret not in run.stdout + run.stderr
