@@ -1,4 +1,5 @@
-"""The bot's database: open-day bookings, sign-up dialogues, the outbox, the admin log.
+"""The bot's database: open-day bookings, sign-up dialogues, the outbox, the admin log, and
+(for :mod:`bot.insights`) question counts, misses kept for review and 👍/👎 feedback.
 
 One SQLite file in ``settings.data_dir`` (WAL mode, ``synchronous=FULL``: a booking the
 citizen was told about survives a crash or a power cut). Every SQL statement of the project
@@ -12,6 +13,8 @@ then insert" can never interleave with another booking, neither in this process 
 process (the command line) using the same file.
 
 Times are stored as UTC ISO-8601 text (sortable); callers pass and receive aware datetimes.
+Statistics are kept per Beijing-time day (:func:`local_day`). The statistics tables hold no user
+identity: at most a salted hash that changes daily (``misses.asker``).
 Names and phone numbers are never logged; phone numbers appear in logs only through
 :func:`mask_phone`.
 """
@@ -33,6 +36,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+
+from bot.kb import TZ
 
 log = logging.getLogger("bot.store")
 # aiosqlite logs every statement with its parameters at DEBUG: names and phone numbers.
@@ -113,6 +118,56 @@ MIGRATIONS: list[tuple[str, ...]] = [
             updated_at TEXT NOT NULL
         )""",
     ),
+    (  # 2: what citizens asked and how it went (bot/insights.py), with no user identity
+        # One row per (day, channel, outcome, entry): counts and answer latency for the stats.
+        """CREATE TABLE question_counts (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            entry_id TEXT NOT NULL DEFAULT '',
+            count INTEGER NOT NULL DEFAULT 0,
+            latency_ms_sum REAL NOT NULL DEFAULT 0,
+            latency_ms_max REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, channel, status, kind, entry_id)
+        )""",
+        # Questions the bot could not answer outright (fallback, clarify) and answers people
+        # marked 👎, for staff to review. ``asker`` is at most a salted, per-day hash.
+        """CREATE TABLE misses (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('fallback', 'clarify', 'downvote')),
+            question TEXT NOT NULL,
+            normalized TEXT NOT NULL,
+            pinyin TEXT NOT NULL DEFAULT '',
+            lang TEXT NOT NULL DEFAULT 'zh',
+            candidates TEXT NOT NULL DEFAULT '[]',
+            entry_id TEXT,
+            picked TEXT,
+            asker TEXT,
+            resolution TEXT CHECK (resolution IN ('added', 'out_of_scope')),
+            resolved_entry TEXT,
+            resolved_at TEXT
+        )""",
+        "CREATE INDEX misses_open ON misses (resolution, id)",
+        "CREATE INDEX misses_by_day ON misses (day)",
+        """CREATE TABLE feedback (
+            day TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            entry_id TEXT NOT NULL,
+            up INTEGER NOT NULL DEFAULT 0,
+            down INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, channel, entry_id)
+        )""",
+        # Normalised questions staff marked out of scope: never offered for review again.
+        """CREATE TABLE review_marks (
+            normalized TEXT PRIMARY KEY,
+            decision TEXT NOT NULL CHECK (decision IN ('out_of_scope')),
+            at TEXT NOT NULL
+        )""",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -144,6 +199,13 @@ def _ts(moment: datetime) -> str:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def local_day(moment: datetime) -> str:
+    """The Beijing-time date of a moment, YYYY-MM-DD: what the statistics count by."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one (Asia/Shanghai or UTC)")
+    return moment.astimezone(TZ).date().isoformat()
 
 
 def new_code() -> str:
@@ -276,6 +338,71 @@ class ForgetResult:
 
 
 MessageFor = Callable[[Booking], Draft]
+BookingListener = Callable[[str], None]  # called with booked | waiting | promoted | cancelled
+
+
+@dataclass(frozen=True)
+class MissDraft:
+    """A question to keep for review: as asked, normalised, and what the engine thought."""
+
+    kind: str  # fallback | clarify | downvote
+    question: str
+    normalized: str
+    pinyin: str
+    lang: str
+    candidates: tuple[tuple[str, float], ...] = ()  # (entry id, score), best first
+    entry_id: str | None = None  # downvote: the entry whose answer got the 👎
+    asker: str | None = None  # a salted hash, never a user id
+
+
+@dataclass(frozen=True)
+class Miss:
+    id: int
+    at: datetime
+    day: str
+    channel: str
+    kind: str
+    question: str
+    normalized: str
+    pinyin: str
+    lang: str
+    candidates: tuple[tuple[str, float], ...]
+    entry_id: str | None
+    picked: str | None  # clarify: the entry the citizen then chose ('none': none of these)
+    asker: str | None
+    resolution: str | None  # added | out_of_scope | None (still open)
+    resolved_entry: str | None
+
+
+def _miss(row: sqlite3.Row) -> Miss:
+    return Miss(
+        id=row["id"], at=_dt(row["at"]), day=row["day"], channel=row["channel"],  # type: ignore[arg-type]
+        kind=row["kind"], question=row["question"], normalized=row["normalized"],
+        pinyin=row["pinyin"], lang=row["lang"],
+        candidates=tuple((str(e), float(sc)) for e, sc in json.loads(row["candidates"])),
+        entry_id=row["entry_id"], picked=row["picked"], asker=row["asker"],
+        resolution=row["resolution"], resolved_entry=row["resolved_entry"])
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    """Questions of one day, channel, outcome and entry."""
+
+    day: str
+    channel: str
+    status: str
+    kind: str
+    entry_id: str | None
+    count: int
+    latency_ms_sum: float
+    latency_ms_max: float
+
+
+@dataclass(frozen=True)
+class FeedbackCount:
+    entry_id: str
+    up: int
+    down: int
 
 
 # --------------------------------------------------------------------------- the store
@@ -288,6 +415,16 @@ class Store:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
+        # Told of every committed booking change (the metrics count them); never raise.
+        self.booking_listeners: list[BookingListener] = []
+
+    def _booking_event(self, result: str, times: int = 1) -> None:
+        for listener in list(self.booking_listeners):
+            for _ in range(times):
+                try:
+                    listener(result)
+                except Exception:
+                    log.exception("a booking listener failed")
 
     @classmethod
     async def open(cls, path: str | Path, busy_timeout_ms: int = 10_000) -> Store:
@@ -428,6 +565,7 @@ class Store:
         assert booking is not None
         log.info("booking %s: session %s, %s, phone %s", code, session_id, status,
                  mask_phone(phone))
+        self._booking_event(status)
         return BookResult(booking, created=True)
 
     async def booking(self, code: str) -> Booking | None:
@@ -491,6 +629,8 @@ class Store:
                 promoted = await self._promote(db, booking.session_id, capacity, now, message_for)
         log.info("booking %s cancelled (%s); %d promoted from the waiting list", code,
                  booking.status, len(promoted))
+        self._booking_event("cancelled")
+        self._booking_event("promoted", len(promoted))
         return CancelResult(booking, promoted)
 
     @_atomic
@@ -498,7 +638,9 @@ class Store:
                       message_for: MessageFor) -> tuple[Booking, ...]:
         """Give free seats (after a capacity increase, say) to the waiting list, in order."""
         async with self._write() as db:
-            return await self._promote(db, session_id, capacity, now, message_for)
+            promoted = await self._promote(db, session_id, capacity, now, message_for)
+        self._booking_event("promoted", len(promoted))
+        return promoted
 
     @_atomic
     async def sync_sessions(self, sessions: Mapping[str, tuple[str, datetime]]) -> int:
@@ -655,8 +797,10 @@ class Store:
         lists of the sessions in ``capacities`` (those still open)."""
         async with self._write() as db:
             rows = await db.execute_fetchall(
-                "SELECT session_id FROM bookings WHERE user_key = ? AND status = 'booked'", (key,))
-            freed = {r["session_id"] for r in rows}
+                "SELECT session_id, status FROM bookings WHERE user_key = ? "
+                "AND status IN ('booked', 'waiting')", (key,))
+            freed = {r["session_id"] for r in rows if r["status"] == "booked"}
+            active = len(rows)
             cursor = await db.execute("DELETE FROM bookings WHERE user_key = ?", (key,))
             count = cursor.rowcount
             for table in ("dialogues", "outbox", "notify_requests", "user_prefs"):
@@ -668,6 +812,8 @@ class Store:
                                                     message_for)
         log.info("personal data of one user deleted on request: %d booking(s); %d promoted",
                  count, len(promoted))
+        self._booking_event("cancelled", active)
+        self._booking_event("promoted", len(promoted))
         return ForgetResult(count, tuple(promoted))
 
     async def get_lang(self, key: str) -> str | None:
@@ -681,6 +827,166 @@ class Store:
                 "INSERT INTO user_prefs (user_key, lang, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (user_key) DO UPDATE SET lang = excluded.lang, "
                 "updated_at = excluded.updated_at", (key, lang, _ts(now)))
+
+    # ------------------------------------------------------------------ questions and misses
+
+    @_atomic
+    async def record_question(self, *, at: datetime, channel: str, status: str, kind: str,
+                              entry_id: str | None, latency_ms: float,
+                              miss: MissDraft | None = None) -> int | None:
+        """Count one question (per day, channel, outcome and entry, with its latency) and,
+        for one the bot could not answer outright, keep it for review: returns the miss id."""
+        day = local_day(at)
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO question_counts (day, channel, status, kind, entry_id, count, "
+                "latency_ms_sum, latency_ms_max) VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
+                "ON CONFLICT (day, channel, status, kind, entry_id) DO UPDATE SET "
+                "count = count + 1, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum, "
+                "latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)",
+                (day, channel, status, kind, entry_id or "", float(latency_ms), float(latency_ms)))
+            if miss is None:
+                return None
+            return await self._insert_miss(db, at, channel, miss)
+
+    @_atomic
+    async def record_counts(self, counts: Iterable[OutcomeCount]) -> None:
+        """Add many questions' counts at once (what the recorder gathered in memory)."""
+        async with self._write() as db:
+            for c in counts:
+                await db.execute(
+                    "INSERT INTO question_counts (day, channel, status, kind, entry_id, count, "
+                    "latency_ms_sum, latency_ms_max) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (day, channel, status, kind, entry_id) DO UPDATE SET "
+                    "count = count + excluded.count, "
+                    "latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum, "
+                    "latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)",
+                    (c.day, c.channel, c.status, c.kind, c.entry_id or "", c.count,
+                     c.latency_ms_sum, c.latency_ms_max))
+
+    @_atomic
+    async def record_pick(self, miss_id: int, picked: str) -> bool:
+        """What the citizen chose after a "did you mean" (an entry id, or 'none')."""
+        async with self._write() as db:
+            cursor = await db.execute(
+                "UPDATE misses SET picked = ? WHERE id = ? AND kind = 'clarify' AND picked IS NULL",
+                (picked, miss_id))
+            return cursor.rowcount == 1
+
+    @_atomic
+    async def record_feedback(self, *, at: datetime, channel: str, entry_id: str, vote: str,
+                              undo_at: datetime | None = None, miss: MissDraft | None = None,
+                              drop_miss: int | None = None) -> int | None:
+        """Count a 👍 (``vote='up'``) or 👎 (``'down'``) for an entry. ``undo_at``: the same
+        person had voted the other way at that moment, which no longer counts (and the 👎's
+        miss ``drop_miss`` goes). ``miss``: the question of a 👎, kept for review."""
+        columns = {"up": "up", "down": "down"}
+        column = columns[vote]
+        async with self._write() as db:
+            await db.execute(
+                f"INSERT INTO feedback (day, channel, entry_id, {column}) VALUES (?, ?, ?, 1) "
+                f"ON CONFLICT (day, channel, entry_id) DO UPDATE SET {column} = {column} + 1",
+                (local_day(at), channel, entry_id))
+            if undo_at is not None:
+                other = columns["down" if vote == "up" else "up"]
+                await db.execute(
+                    f"UPDATE feedback SET {other} = MAX({other} - 1, 0) WHERE day = ? "
+                    "AND channel = ? AND entry_id = ?", (local_day(undo_at), channel, entry_id))
+            if drop_miss is not None:
+                await db.execute("DELETE FROM misses WHERE id = ? AND kind = 'downvote' "
+                                 "AND resolution IS NULL", (drop_miss,))
+            if miss is None:
+                return None
+            return await self._insert_miss(db, at, channel, miss)
+
+    @staticmethod
+    async def _insert_miss(db: aiosqlite.Connection, at: datetime, channel: str,
+                           miss: MissDraft) -> int:
+        cursor = await db.execute(
+            "INSERT INTO misses (at, day, channel, kind, question, normalized, pinyin, lang, "
+            "candidates, entry_id, asker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_ts(at), local_day(at), channel, miss.kind, miss.question, miss.normalized,
+             miss.pinyin, miss.lang,
+             json.dumps([[e, round(sc, 1)] for e, sc in miss.candidates], ensure_ascii=False),
+             miss.entry_id, miss.asker))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def open_misses(self, kinds: Sequence[str] = ("fallback", "clarify", "downvote"),
+                          since_day: str | None = None) -> list[Miss]:
+        """Misses nobody has dealt with yet, oldest first; questions marked out of scope are
+        left out, also when asked again later."""
+        marks = ",".join("?" * len(kinds))
+        sql = (f"SELECT * FROM misses WHERE resolution IS NULL AND kind IN ({marks}) "
+               "AND normalized NOT IN (SELECT normalized FROM review_marks "
+               "WHERE decision = 'out_of_scope')")
+        params: list[Any] = list(kinds)
+        if since_day is not None:
+            sql += " AND day >= ?"
+            params.append(since_day)
+        return [_miss(r) for r in await self._rows(sql + " ORDER BY id", params)]
+
+    async def misses(self, since_day: str | None = None) -> list[Miss]:
+        """Every recorded miss (from ``since_day``, a YYYY-MM-DD Beijing date), oldest first."""
+        sql, params = "SELECT * FROM misses", []
+        if since_day is not None:
+            sql += " WHERE day >= ?"
+            params.append(since_day)
+        return [_miss(r) for r in await self._rows(sql + " ORDER BY id", params)]
+
+    @_atomic
+    async def resolve_misses(self, ids: Iterable[int], resolution: str, entry_id: str | None,
+                             now: datetime) -> int:
+        """Close misses: ``added`` (now a phrasing of ``entry_id``) or ``out_of_scope``."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        async with self._write() as db:
+            cursor = await db.execute(
+                f"UPDATE misses SET resolution = ?, resolved_entry = ?, resolved_at = ? "
+                f"WHERE resolution IS NULL AND id IN ({marks})",
+                (resolution, entry_id, _ts(now), *ids))
+            return cursor.rowcount
+
+    @_atomic
+    async def mark_out_of_scope(self, ids: Iterable[int], normalized: Iterable[str],
+                                now: datetime) -> int:
+        """Staff say these questions are not for this bot: close the misses, and never offer
+        the same (normalised) question for review again."""
+        ids, forms = list(ids), sorted(set(normalized))
+        async with self._write() as db:
+            for form in forms:
+                await db.execute(
+                    "INSERT INTO review_marks (normalized, decision, at) VALUES (?, 'out_of_scope', ?) "
+                    "ON CONFLICT (normalized) DO NOTHING", (form, _ts(now)))
+            if not ids:
+                return 0
+            marks = ",".join("?" * len(ids))
+            cursor = await db.execute(
+                f"UPDATE misses SET resolution = 'out_of_scope', resolved_at = ? "
+                f"WHERE resolution IS NULL AND id IN ({marks})", (_ts(now), *ids))
+            return cursor.rowcount
+
+    async def outcome_counts(self, since_day: str | None = None) -> list[OutcomeCount]:
+        sql, params = "SELECT * FROM question_counts", []
+        if since_day is not None:
+            sql += " WHERE day >= ?"
+            params.append(since_day)
+        rows = await self._rows(sql + " ORDER BY day, channel, status, kind, entry_id", params)
+        return [OutcomeCount(r["day"], r["channel"], r["status"], r["kind"], r["entry_id"] or None,
+                             int(r["count"]), float(r["latency_ms_sum"]), float(r["latency_ms_max"]))
+                for r in rows]
+
+    async def feedback_counts(self, since_day: str | None = None) -> list[FeedbackCount]:
+        """👍 and 👎 per entry, most 👎 first."""
+        sql, params = "SELECT entry_id, SUM(up) AS up, SUM(down) AS down FROM feedback", []
+        if since_day is not None:
+            sql += " WHERE day >= ?"
+            params.append(since_day)
+        sql += " GROUP BY entry_id HAVING SUM(up) + SUM(down) > 0 ORDER BY down DESC, up DESC, entry_id"
+        return [FeedbackCount(r["entry_id"], int(r["up"]), int(r["down"]))
+                for r in await self._rows(sql, params)]
 
     # ------------------------------------------------------------------ admin log
 
@@ -760,6 +1066,7 @@ class Store:
         return cursor.rowcount == 1
 
 
-__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "BookResult", "Booking", "CancelResult",
-           "Draft", "Flow", "ForgetResult", "OutboxMessage", "SessionCount", "Store",
-           "StoreError", "mask_phone", "user_key"]
+__all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "BookResult", "Booking", "BookingListener",
+           "CancelResult", "Draft", "FeedbackCount", "Flow", "ForgetResult", "Miss", "MissDraft",
+           "OutboxMessage", "OutcomeCount", "SessionCount", "Store", "StoreError", "local_day",
+           "mask_phone", "user_key"]

@@ -1,4 +1,4 @@
-"""The command line: ``python run_bot.py [serve|ask|chat|validate] …``.
+"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats]``.
 
 Like every channel it only translates: text in, :class:`~bot.engine.Reply` out, printed for a
 person or as one JSON object per line for other programs (``../shared/eval/score.py``).
@@ -16,6 +16,17 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine, Reply, Status
+from bot.insights import (
+    MISS_KINDS,
+    MissGroup,
+    add_group_as_phrasing,
+    format_stats,
+    gather_stats,
+    mark_group_out_of_scope,
+    nearest,
+    review_groups,
+)
+from bot.kb import TZ as TZ_LOCAL
 from bot.kb import KnowledgeError, lint, load_knowledge
 from bot.settings import Settings, SettingsError
 
@@ -55,9 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     export = what.add_parser("export", help="bookings as CSV (UTF-8 with BOM, opens in Excel)")
     export.add_argument("--session", metavar="ID", help="only this session")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    review = sub.add_parser("review", help="staff: go through the questions the bot could not "
+                            "answer, most frequent first; add them as phrasings of an entry")
+    review.add_argument("--list", action="store_true",
+                        help="only list the groups (no questions asked, nothing changed)")
+    review.add_argument("--json", action="store_true", help="with --list: one JSON array")
+    review.add_argument("--limit", type=_positive, metavar="N", help="at most N groups")
+    review.add_argument("--kind", action="append", choices=MISS_KINDS,
+                        help="only these misses: fallback (not answered), clarify (\"did you "
+                             "mean\"), downvote (answers marked 👎); default: all")
+    review.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the prompts")
+    stats = sub.add_parser("stats", help="staff: how the bot was used in the last days")
+    stats.add_argument("--days", type=_positive, default=7, metavar="N",
+                       help="the last N days, today included (default 7)")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    stats.add_argument("--lang", choices=("zh", "zh-hant", "en"), default="zh")
     for extra in _EXTRA_PARSERS:
         extra(sub)
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1, not '{text}'")
+    return int(text)
 
 
 _EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
@@ -238,6 +270,193 @@ def _bookings(args: argparse.Namespace, settings: Settings) -> int:
         else:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
+        return 0
+
+    return asyncio.run(run())
+
+
+# --------------------------------------------------------------------------- review and stats
+
+_R: dict[str, tuple[str, str]] = {
+    "none": ("没有待处理的问题。", "Nothing to review."),
+    "head": ("[{i}/{n}] 问了 {count} 次（{askers} 人）  {kinds}  最近一次：{last}",
+             "[{i}/{n}] asked {count} time(s) by {askers} people  {kinds}  last: {last}"),
+    "kinds": ("没答上 {fallback}，请市民选择 {clarify}，👎 {downvote}",
+              "not answered {fallback}, did-you-mean {clarify}, 👎 {downvote}"),
+    "examples": ("  市民的问法：", "  As asked:"),
+    "picked": ("  市民随后选了：", "  Citizens then picked:"),
+    "downvoted": ("  被点 👎 的回答：", "  Answers marked 👎:"),
+    "nearest": ("  最接近的条目：", "  Nearest entries:"),
+    "no_nearest": ("  （没有接近的条目）", "  (no entry is near)"),
+    "menu": ("  a N = 加为条目 N 的问法   o = 不属于本机器人的范围   s = 跳过   q = 退出",
+             "  a N = add as a phrasing of entry N   o = out of scope   s = skip   q = quit"),
+    "prompt": ("选择 [a N/o/s/q]> ", "choice [a N/o/s/q]> "),
+    "which_entry": ("条目编号（1–{n}）或条目 id> ", "entry number (1–{n}) or entry id> "),
+    "bad_entry": ("没有这个条目：{x}", "No such entry: {x}"),
+    "which_question": ("加哪一种问法？输入编号（回车 = 1），或直接输入新的问法> ",
+                       "Which wording? A number (Enter = 1), or type the wording> "),
+    "added": ("已把“{q}”加为 {entry} 的问法（{file}，{field}）。",
+              "Added “{q}” as a phrasing of {entry} ({file}, {field})."),
+    "answered": ("  ✓ 现在可以直接回答这个问题。", "  ✓ The bot now answers this question."),
+    "not_answered": ("  注意：机器人仍不能直接回答（{status}）；可能还需要补充其他问法或同义词。",
+                     "  Note: the bot still does not answer it outright ({status}); it may "
+                     "need more phrasings or a synonym."),
+    "not_added": ("没有添加：{why}", "Not added: {why}"),
+    "out": ("已标记为不属于本机器人的范围，以后不再显示。", "Marked out of scope; not shown again."),
+    "again": ("请输入 a N、o、s 或 q。", "Please type a N, o, s or q."),
+    "summary": ("完成：添加 {added} 个问法，{out} 组不属于范围，跳过 {skipped} 组。",
+                "Done: {added} phrasing(s) added, {out} group(s) out of scope, {skipped} skipped."),
+}
+
+
+def _r(key: str, lang: str, **values: object) -> str:
+    zh, en = _R[key]
+    return (en if lang == "en" else zh).format(**values)
+
+
+def _describe_group(group: MissGroup, i: int, n: int, lang: str) -> list[str]:
+    kinds = {k: group.kinds.get(k, 0) for k in MISS_KINDS}
+    last = group.last_at.astimezone(TZ_LOCAL).strftime("%Y-%m-%d %H:%M")
+    lines = [_r("head", lang, i=i, n=n, count=group.count, askers=group.askers,
+                kinds=_r("kinds", lang, **kinds), last=last), _r("examples", lang)]
+    lines += [f"    {k}. {q}" for k, q in enumerate(group.examples, 1)]
+    if group.picked:
+        lines.append(_r("picked", lang) + ", ".join(f"{e} ×{c}" for e, c in group.picked.items()))
+    if group.downvoted:
+        lines.append(_r("downvoted", lang) + ", ".join(f"{e} ×{c}"
+                                                       for e, c in group.downvoted.items()))
+    if group.nearest:
+        lines.append(_r("nearest", lang))
+        lines += [f"    {k}. {x.entry_id} ({x.score:.0f})  {x.question}"
+                  for k, x in enumerate(group.nearest, 1)]
+    else:
+        lines.append(_r("no_nearest", lang))
+    return lines
+
+
+def _read(prompt: str) -> str | None:
+    try:
+        return input(prompt).strip()
+    except EOFError:
+        print()
+        return None
+
+
+@command("review")
+def _review(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.store import Store
+
+    lang = args.lang
+    kinds = tuple(args.kind) if args.kind else MISS_KINDS
+
+    async def run() -> int:
+        engine = load_engine(settings)
+        async with await Store.open(settings.database) as store:
+            groups = await review_groups(store, engine, kinds, args.limit)
+            if args.list:
+                if args.json:
+                    print(json.dumps([g.to_dict() for g in groups], ensure_ascii=False, indent=1))
+                elif not groups:
+                    print(_r("none", lang))
+                else:
+                    for i, group in enumerate(groups, 1):
+                        print("\n".join(_describe_group(group, i, len(groups), lang)) + "\n")
+                return 0
+            if not groups:
+                print(_r("none", lang))
+                return 0
+            added = out = skipped = 0
+            for i, group in enumerate(groups, 1):
+                group.nearest = nearest(engine, group.question, also=list(group.picked))
+                print("\n".join(_describe_group(group, i, len(groups), lang)))
+                print(_r("menu", lang))
+                while True:
+                    choice = _read(_r("prompt", lang))
+                    if choice is None or choice.lower() in ("q", "quit"):
+                        print(_r("summary", lang, added=added, out=out, skipped=skipped))
+                        return 0
+                    word, _, rest = choice.partition(" ")
+                    if word.lower().startswith("a"):
+                        rest = (word[1:] + " " + rest).strip()
+                        result = await _add(store, settings, group, rest, lang)
+                        if result is None:
+                            print(_r("summary", lang, added=added, out=out, skipped=skipped))
+                            return 0
+                        if result:
+                            added += 1
+                            engine = load_engine(settings)
+                            break
+                        continue
+                    if choice.lower() in ("o", "out"):
+                        await mark_group_out_of_scope(store, group)
+                        print(_r("out", lang))
+                        out += 1
+                        break
+                    if choice.lower() in ("s", "skip", ""):
+                        skipped += 1
+                        break
+                    print(_r("again", lang))
+                print()
+            print(_r("summary", lang, added=added, out=out, skipped=skipped))
+            return 0
+
+    async def _add(store: Store, settings: Settings, group: MissGroup, rest: str,
+                   lang: str) -> bool | None:
+        """[a]: which entry, which wording; add it. None: the person quit (end of input)."""
+        options = [n.entry_id for n in group.nearest]
+        pick = rest or _read(_r("which_entry", lang, n=len(options)))
+        if pick is None:
+            return None
+        entry_id = options[int(pick) - 1] if pick.isdigit() and 1 <= int(pick) <= len(options) \
+            else pick
+        if not entry_id or pick.isdigit() and entry_id == pick:
+            print(_r("bad_entry", lang, x=pick))
+            return False
+        question = group.question
+        if len(group.examples) > 1:
+            typed = _read(_r("which_question", lang))
+            if typed is None:
+                return None
+            if typed.isdigit() and 1 <= int(typed) <= len(group.examples):
+                question = group.examples[int(typed) - 1]
+            elif typed:
+                question = typed
+        result = await add_group_as_phrasing(store, settings.knowledge_dir, group, entry_id,
+                                             question)
+        if not result.ok:
+            print(_r("not_added", lang, why=result.message))
+            for problem in result.problems:
+                print(f"  {problem}")
+            return False
+        print(_r("added", lang, q=result.question, entry=entry_id,
+                 file=result.file.name if result.file else "?", field=result.field))
+        for warning in result.warnings:
+            print(f"  warning: {warning}")
+        reply = load_engine(settings).ask(result.question)
+        if reply.status is Status.ANSWER and reply.entry_id == entry_id:
+            print(_r("answered", lang))
+        else:
+            print(_r("not_answered", lang, status=reply.status.value))
+        return True
+
+    return asyncio.run(run())
+
+
+@command("stats")
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.store import Store
+
+    async def run() -> int:
+        async with await Store.open(settings.database) as store:
+            stats = await gather_stats(store, args.days)
+        if args.json:
+            print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=1))
+        else:
+            print(format_stats(stats, args.lang))
         return 0
 
     return asyncio.run(run())
