@@ -4,7 +4,9 @@ The real python-telegram-bot client talks to it through ``.base_url(fake.base_ur
 ``POST /bot<token>/<method>`` with form-encoded (or multipart) parameters, answers
 ``{"ok": true, "result": ...}``, holds ``getUpdates`` up to its ``timeout`` and honours
 ``offset``. Tests put updates in with :meth:`FakeBotApi.message` and friends and wait for what
-the bot sent with :meth:`FakeBotApi.wait_sent`.
+the bot sent with :meth:`FakeBotApi.wait_sent`. Files the bot uploads (``sendDocument``, sent as
+multipart/form-data) are kept whole as :class:`Upload`; chats in :attr:`FakeBotApi.blocked`
+answer every send with 403, as Telegram does for a user who blocked the bot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ BOT_USERNAME = "qd_quality_bot"
 GROUP_ID = -100777
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class Call:
     """One request the bot made: method, decoded parameters and when it arrived."""
@@ -45,6 +56,11 @@ class Call:
     @property
     def markup(self) -> dict[str, Any]:
         return self.params.get("reply_markup") or {}
+
+    @property
+    def document(self) -> Upload | None:
+        value = self.params.get("document")
+        return value if isinstance(value, Upload) else None
 
     def buttons(self) -> list[tuple[str, str]]:
         """(label, callback data) of an inline keyboard; (label, "") of a reply keyboard."""
@@ -70,6 +86,7 @@ class FakeBotApi:
         self.injected_at: dict[int, float] = {}  # update id → time it was put in
         self.failing: dict[str, tuple[int, int]] = {}  # method → (calls left, HTTP status)
         self.retry_after = 1
+        self.blocked: set[int] = set()  # chats whose user blocked the bot: sends get 403
         self.polls = 0  # getUpdates requests so far
         self.listeners: list[Callable[[Call], None]] = []  # told of every call (benchmarks)
         self._update_ids = itertools.count(1)
@@ -122,6 +139,9 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = {k: _decode(k, v) for k, v in (await request.post()).items()}
+        for name, value in params.items():
+            if isinstance(value, web.FileField):
+                params[name] = Upload(value.filename, value.content_type, value.file.read())
         if method == "getUpdates":
             self.polls += 1
             return await self._get_updates(params)
@@ -138,6 +158,9 @@ class FakeBotApi:
                               {"retry_after": self.retry_after})
             return _error(status, "Bad Request: query is too old and response timeout expired "
                                   "or query ID is invalid")
+        if method in (*SENDS, "sendDocument") and call.chat_id in self.blocked:
+            await self._notify()
+            return _error(403, "Forbidden: bot was blocked by the user")
         answer = self._answer(call)
         await self._notify()
         if answer is None:
@@ -154,6 +177,17 @@ class FakeBotApi:
                     "date": int(time.time()), "text": p.get("text", ""),
                     "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
                     "from": self.bot_user}
+        if call.method == "sendDocument":
+            chat_id = int(p["chat_id"])
+            upload = call.document
+            document = {"file_id": f"doc{len(self.calls)}", "file_unique_id": f"u{len(self.calls)}",
+                        "file_name": upload.filename if upload else "file",
+                        "mime_type": upload.content_type if upload else "application/octet-stream",
+                        "file_size": len(upload.data) if upload else 0}
+            return {"message_id": next(self._message_ids), "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+                    "from": self.bot_user, "document": document,
+                    **({"caption": p["caption"]} if p.get("caption") else {})}
         if call.method in ("deleteWebhook", "setWebhook", "setMyCommands", "answerCallbackQuery",
                            "sendChatAction", "editMessageReplyMarkup", "deleteMessage",
                            "close", "logOut"):

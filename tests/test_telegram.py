@@ -90,8 +90,9 @@ async def test_start_welcomes_with_the_topic_keyboard(fake: FakeBotApi, bot: web
 
     commands = fake.of("setMyCommands")
     assert {c.params.get("language_code") for c in commands} == {None, "en"}
-    assert {"start", "help", "events", "services", "lang"} == {
-        c["command"] for c in commands[0].params["commands"]}
+    assert all("scope" not in c.params for c in commands)  # no admins: no admin menu
+    assert {"start", "help", "signup", "mybookings", "events", "services", "lang", "cancel",
+            "forget"} == {c["command"] for c in commands[0].params["commands"]}
 
 
 async def test_menu_buttons_answer_their_topic(fake: FakeBotApi, bot: web.Application,
@@ -108,9 +109,10 @@ async def test_menu_buttons_answer_their_topic(fake: FakeBotApi, bot: web.Applic
     assert events.text.splitlines()[1:] == [html.escape(line, quote=False)
                                             for _, line in engine.events("zh")]
 
-    await fake.message("开放日报名")
+    await fake.message("开放日报名")  # starts the sign-up: the sessions to pick from
     [open_day] = await fake.wait_sent(after=2)
-    assert open_day.text.startswith(html.escape(engine.answer_entry("open-day").text[:20]))
+    assert open_day.text.startswith("检验检测机构开放日，可以报名的场次")
+    assert [d for _, d in open_day.buttons()][-1] == "signup:cancel"
 
     await fake.message("质量月活动")
     [campaign] = await fake.wait_sent(after=3)
@@ -144,6 +146,19 @@ async def test_lang_choice_is_remembered(fake: FakeBotApi, bot: web.Application)
     assert welcome.text.startswith("Hello")
 
 
+async def test_lang_choice_survives_a_restart(fake: FakeBotApi, engine: Engine, tmp_path: Path):
+    async with running(fake, engine, tmp_path):
+        await fake.command("/lang")
+        await fake.callback("lang:en")
+        await fake.wait_sent(2)
+    async with running(fake, engine, tmp_path) as (app, _port):
+        assert app[BOT].prefs.get(42) is None  # a new process: nothing cached yet
+        await fake.command("/start")
+        [welcome] = await fake.wait_sent(after=2)
+        assert welcome.text.startswith("Hello")
+        assert app[BOT].prefs.get(42) == "en"  # read once from the database, then cached
+
+
 # ---------------------------------------------------------------------- questions
 
 
@@ -161,6 +176,17 @@ async def test_answer_is_html_with_escaped_text_and_its_link(fake: FakeBotApi,
     assert f'<a href="{html.escape(link.url)}">{html.escape(link.title, quote=False)}</a>' in lines
     related = [f"entry:{s.entry_id}" for s in expected.suggestions]
     assert [data for _, data in sent.buttons()][:len(related)] == related
+
+
+def test_render_puts_thumbs_up_and_down_on_one_row():
+    reply = Reply(Status.ANSWER, "答案", "zh", entry_id="expo-date",
+                  suggestions=(Suggestion("expo-place", "品博会在哪里"),),
+                  actions=(Action("signup", "报名开放日"), Action("fb:up:expo-date", "👍"),
+                           Action("fb:down:expo-date", "👎")))
+    [out] = render(reply)
+    rows = [[(b.text, b.callback_data) for b in row] for row in out.markup.inline_keyboard]
+    assert rows == [[("品博会在哪里", "entry:expo-place")], [("报名开放日", "signup")],
+                    [("👍", "fb:up:expo-date"), ("👎", "fb:down:expo-date")]]
 
 
 def test_render_escapes_every_piece_of_knowledge_text():
@@ -415,6 +441,25 @@ async def test_a_rejected_token_stops_start_up_without_showing_it(engine: Engine
         await runner.cleanup()
     assert "Telegram could not start" in str(failure.value)
     assert "123456:OTHER" not in str(failure.value) and "123456:OTHER" not in caplog.text
+
+
+def test_phone_filter_masks_mainland_mobile_numbers_only():
+    record = logging.LogRecord("telegram.Bot", logging.DEBUG, __file__, 1, "params %s",
+                               ({"text": "手机号码：138 1234 5678", "typed": "+86 139-1234-0000",
+                                 "update_id": 1732441234567, "wide": "１５９１２３４５６７８"},),
+                               None)
+    try:
+        raise ValueError("bad number 0086 13712345678")
+    except ValueError:
+        import sys
+        record.exc_info = sys.exc_info()
+    telegram.MaskPhones().filter(record)
+    text = logging.Formatter().format(record)
+    assert "138****5678" in text and "139****0000" in text and "137****5678" in text
+    assert "1234 5678" not in text and "13712345678" not in text and "１２３４５６７８" not in text
+    assert "1732441234567" in text  # not a phone number: left alone
+    assert telegram.mask_phones("会议室 12345678901，电话 021-12345678") == \
+        "会议室 12345678901，电话 021-12345678"
 
 
 def test_redact_filter_masks_the_token_in_messages_and_tracebacks():

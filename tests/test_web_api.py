@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,7 @@ import pytest
 from bot.app import STATE
 from bot.channels.web import MAX_BODY_BYTES, STATIC_DIR
 from bot.engine import MAX_QUESTION_CHARS
+from bot.store import Draft, user_key
 from tests.web_helpers import serve, shipped_engine
 
 JSON = {"Content-Type": "application/json"}
@@ -48,8 +50,8 @@ async def _body(response: aiohttp.ClientResponse) -> Any:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    async with serve() as (base, app), aiohttp.ClientSession() as session:
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with serve(data_dir=tmp_path) as (base, app), aiohttp.ClientSession() as session:
         yield Api(base, session, app)
 
 
@@ -72,11 +74,18 @@ async def test_question_gets_its_answer_and_link(api: Api) -> None:
     assert reply["links"] and all(link["url"].startswith("https://") for link in reply["links"])
 
 
+def with_feedback(cli: dict[str, Any]) -> dict[str, Any]:
+    """What the chat shows: the reply ``run_bot.py ask --json`` prints, with 👍 / 👎 added."""
+    entry = cli["entry_id"]
+    return {**cli, "actions": [*cli["actions"], {"id": f"fb:up:{entry}", "label": "👍"},
+                               {"id": f"fb:down:{entry}", "label": "👎"}]}
+
+
 async def test_reply_is_what_the_cli_prints(api: Api) -> None:
     question = "中国品牌日是哪天"
     status, reply = await api.ask(question)
     assert status == 200
-    assert reply == shipped_engine().ask(question).to_dict()  # run_bot.py ask --json
+    assert reply == with_feedback(shipped_engine().ask(question).to_dict())
 
 
 async def test_clarify_then_pressing_a_suggestion_answers_it(api: Api) -> None:
@@ -87,7 +96,7 @@ async def test_clarify_then_pressing_a_suggestion_answers_it(api: Api) -> None:
     status, answer = await api.action(f"entry:{picked['id']}", lang="zh", session="s_2")
     assert status == 200
     assert answer["status"] == "answer" and answer["entry_id"] == picked["id"]
-    assert answer == shipped_engine().answer_entry(picked["id"], "zh").to_dict()
+    assert answer == with_feedback(shipped_engine().answer_entry(picked["id"], "zh").to_dict())
 
 
 async def test_english_question_gets_an_english_answer(api: Api) -> None:
@@ -229,7 +238,7 @@ async def test_body_just_under_the_limit_is_read(api: Api) -> None:
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/api/ask"), ("PUT", "/api/ask"), ("DELETE", "/api/action"), ("GET", "/api/action"),
-    ("PATCH", "/api/ask"), ("POST", "/healthz"), ("POST", "/"),
+    ("PATCH", "/api/ask"), ("POST", "/healthz"), ("POST", "/"), ("POST", "/api/messages"),
 ])
 async def test_wrong_method_is_405(api: Api, method: str, path: str) -> None:
     async with api.session.request(method, api.base + path, json={"question": "x"}) as response:
@@ -258,6 +267,54 @@ async def test_unexpected_errors_are_a_logged_json_500(api: Api, caplog: pytest.
     record = next(r for r in caplog.records if r.name == "bot.web")
     assert record.exc_info and "the engine fell over" in str(record.exc_info[1])
     assert "/api/ask" in record.getMessage()
+
+
+# --------------------------------------------------------------------------- messages sent later
+
+async def get_messages(api: Api, query: str) -> tuple[int, Any]:
+    async with api.session.get(f"{api.base}/api/messages{query}") as response:
+        assert response.headers["Cache-Control"] == "no-store"
+        return response.status, await _body(response)
+
+
+async def test_messages_for_a_session_are_handed_out_once(api: Api) -> None:
+    state = api.app[STATE]
+    assert state.store is not None and state.dialogue is not None
+    draft = Draft("promoted", "好消息：有名额了。\n预约码：ABC234", "zh",
+                  (("bookings", "我的预约"), ("booking:cancel:ABC234", "取消 ABC234")))
+    await state.store.enqueue(user_key("web", "s1"), draft, state.dialogue.now())
+    await state.store.enqueue(user_key("telegram", "s1"), draft, state.dialogue.now())
+
+    assert await get_messages(api, "?session=s2") == (200, {"messages": []})
+    status, body = await get_messages(api, "?session=s1")
+    assert status == 200
+    [message] = body["messages"]
+    assert set(message) == REPLY_FIELDS
+    assert message["answer"] == draft.text and message["kind"] == "promoted"
+    assert message["status"] == "answer" and message["lang"] == "zh"
+    assert message["actions"] == [{"id": "bookings", "label": "我的预约"},
+                                  {"id": "booking:cancel:ABC234", "label": "取消 ABC234"}]
+    assert await get_messages(api, "?session=s1") == (200, {"messages": []})  # once only
+    [left] = await state.store.pending_messages(state.dialogue.now())
+    assert left.user_key == "telegram:s1"  # another channel's message stays for its channel
+
+
+@pytest.mark.parametrize("query", ["", "?session=", "?session=a%20b", "?session=" + "x" * 65,
+                                   "?session=%E4%BD%A0"])
+async def test_messages_need_a_valid_session(api: Api, query: str) -> None:
+    status, body = await get_messages(api, query)
+    assert_error(status, body, 400, "invalid_field")
+    assert "session" in body["detail"]
+
+
+async def test_the_web_asker_can_see_and_delete_its_bookings(api: Api) -> None:
+    status, listed = await api.action("bookings", session="s9")
+    assert status == 200 and listed["kind"] == "signup" and "没有预约" in listed["answer"]
+    assert [a["id"] for a in listed["actions"]] == ["signup", "forget"]
+    status, ask = await api.action("forget", session="s9")
+    assert [a["id"] for a in ask["actions"]] == ["forget:yes", "forget:no"]
+    status, done = await api.action("forget:yes", session="s9")
+    assert status == 200 and "已删除您的全部信息" in done["answer"]
 
 
 # --------------------------------------------------------------------------- health and page

@@ -1,99 +1,44 @@
 """The web chat in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright).
 
 No browser is ever downloaded: without /usr/bin/chromium these tests are skipped on a developer
-machine and fail when CI is set (CI must never skip them silently).
+machine and fail when CI is set (CI must never skip them silently); see
+:func:`tests.web_helpers.chromium`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+from aiohttp import web
+from playwright.async_api import Browser, Route, expect
 
-from tests.web_helpers import serve, shipped_engine
+from bot.app import STATE
+from bot.store import Draft, user_key
+from tests.web_helpers import DESKTOP, PHONE, Chat, chromium, open_chat, serve, shipped_engine
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-
-
-class Chat:
-    """One page of the web chat, and everything it did that it should not have."""
-
-    def __init__(self, page: Page, base: str) -> None:
-        self.page, self.base = page, base
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        page.on("request", self._request)
-
-    def _console(self, message: Any) -> None:
-        if message.type in ("error", "warning"):
-            self.errors.append(f"console {message.type}: {message.text}")
-
-    def _request(self, request: Request) -> None:
-        if not request.url.startswith(self.base + "/"):
-            self.outside.append(request.url)
-
-    @property
-    def input(self) -> Any:
-        return self.page.get_by_label("您的问题").or_(self.page.get_by_label("Your question"))
-
-    def bot(self, status: str | None = None) -> Any:
-        selector = ".msg.bot" + (f'[data-status="{status}"]' if status else "")
-        return self.page.locator(selector).last
-
-    async def ask(self, question: str) -> None:
-        await self.input.fill(question)
-        await self.input.press("Enter")
-
-    def assert_clean(self, allow: str | None = None) -> None:
-        errors = [e for e in self.errors if not (allow and re.search(allow, e))]
-        assert not errors, errors
-        assert not self.outside, f"requests outside the app: {self.outside}"
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI; install Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                    args=CHROMIUM_ARGS, headless=True)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def base_url() -> AsyncIterator[str]:
-    async with serve() as (base, _app):
-        yield base
+async def server(tmp_path_factory: pytest.TempPathFactory
+                 ) -> AsyncIterator[tuple[str, web.Application]]:
+    async with serve(data_dir=tmp_path_factory.mktemp("data")) as served:
+        yield served
 
 
-async def open_chat(browser: Browser, base: str, viewport: dict[str, int] = PHONE) -> Chat:
-    context = await browser.new_context(viewport=viewport, locale="zh-CN",
-                                        device_scale_factor=1, has_touch=viewport is PHONE)
-    page = await context.new_page()
-    page.set_default_timeout(10_000)
-    chat = Chat(page, base)
-    await page.goto(base + "/")
-    await expect(page.locator("html.ready")).to_have_count(1)
-    return chat
+@pytest.fixture
+def base_url(server: tuple[str, web.Application]) -> str:
+    return server[0]
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -196,15 +141,19 @@ async def test_keyboard_only(chat: Chat) -> None:
         pytest.fail("Tab never reached the question box")
 
     await page.keyboard.type("品博会什么时候举办")
-    await page.keyboard.press("Enter")
+    async with page.expect_response("**/api/ask") as response:
+        await page.keyboard.press("Enter")
+    reply = await (await response.value).json()
     answer = chat.bot("answer")
     await expect(answer).to_contain_text("12月")
     await expect(chat.input).to_be_focused()
 
-    # Shift+Tab from the box reaches the answer's last suggestion; Enter presses it.
+    # Shift+Tab from the box goes back through the answer's action buttons (👍 / 👎, say) to
+    # its last suggestion; Enter presses it.
     related = shipped_engine().ask("品博会什么时候举办").suggestions
     assert related
-    await page.keyboard.press("Shift+Tab")
+    for _ in range(1 + len(reply["actions"])):
+        await page.keyboard.press("Shift+Tab")
     focused = page.locator(":focus")
     await expect(focused).to_have_text(related[-1].text)
     outline = await focused.evaluate("el => getComputedStyle(el).outlineStyle")
@@ -313,6 +262,111 @@ async def test_layout_fits_and_touch_targets_are_large(browser: Browser, base_ur
         if viewport is DESKTOP:
             log = await page.locator(".msg").first.bounding_box()
             assert log and log["x"] > 200, "on a wide screen the conversation is centred"
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+# --------------------------------------------------------------------------- open day and messages
+
+
+async def test_the_open_day_and_personal_data_buttons_sit_under_the_box(chat: Chat) -> None:
+    page = chat.page
+    tools = page.get_by_role("group", name="开放日报名与我的信息")
+    names = ["报名开放日", "我的预约", "删除我的信息"]
+    for name in names:
+        await expect(tools.get_by_role("button", name=name, exact=True)).to_be_visible()
+    box = await chat.input.bounding_box()
+    first = await tools.get_by_role("button", name=names[0]).bounding_box()
+    assert box and first and first["y"] > box["y"]  # below the question box, out of the way
+    await page.get_by_role("button", name="English").click()
+    for name in ["Open day", "My bookings", "Delete my data"]:
+        await expect(page.get_by_role("group", name="Open day and my data").get_by_role(
+            "button", name=name, exact=True)).to_be_visible()
+    await page.get_by_role("button", name="中文").click()
+
+    async with page.expect_request("**/api/action") as sent:
+        await tools.get_by_role("button", name="我的预约").click()
+    body = json.loads((await sent.value).post_data or "{}")
+    assert body["action"] == "bookings" and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", body["session"])
+    await expect(page.locator(".msg.user .text").last).to_have_text("我的预约")
+    await expect(chat.bot("answer")).to_contain_text("您目前没有预约")
+    chat.assert_clean()
+
+
+async def test_thumbs_up_and_down_share_one_compact_row_and_vote_once(chat: Chat) -> None:
+    page = chat.page
+    reply = {"status": "answer", "answer": "品博会在12月举办。", "entry_id": "expo-date",
+             "score": 90.0, "lang": "zh", "kind": "knowledge", "links": [],
+             "suggestions": [{"id": "expo-place", "text": "品博会在哪里？"}],
+             "actions": [{"id": "signup", "label": "报名开放日"},
+                         {"id": "fb:up:expo-date", "label": "👍"},
+                         {"id": "fb:down:expo-date", "label": "👎"}]}
+    thanks = {**reply, "answer": "谢谢您的反馈！", "entry_id": None, "kind": "feedback",
+              "suggestions": [], "actions": []}
+
+    async def answer(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json",
+                            body=json.dumps(reply, ensure_ascii=False))
+
+    async def acknowledge(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json",
+                            body=json.dumps(thanks, ensure_ascii=False))
+
+    await page.route("**/api/ask", answer)
+    await page.route("**/api/action", acknowledge)
+    await chat.ask("品博会什么时候")
+    bubble = page.locator('.msg.bot[data-entry="expo-date"]')  # stays put when more come
+    row = bubble.get_by_role("group", name="这个回答有帮助吗？")
+    up = row.get_by_role("button", name="有帮助", exact=True)
+    down = row.get_by_role("button", name="没有帮助", exact=True)
+    await expect(up).to_have_text("👍")
+    await expect(down).to_have_text("👎")
+    up_box, down_box = await up.bounding_box(), await down.bounding_box()
+    assert up_box and down_box
+    assert abs(up_box["y"] - down_box["y"]) < 1 and down_box["x"] > up_box["x"]  # one row
+    assert up_box["width"] < 80 and up_box["height"] >= 44  # compact, still a touch target
+    await expect(bubble.locator(".choices").get_by_role("button")).to_have_count(2)
+
+    async with page.expect_request("**/api/action") as sent:
+        await up.click()
+    assert json.loads((await sent.value).post_data or "{}")["action"] == "fb:up:expo-date"
+    await expect(up).to_be_disabled()
+    await expect(down).to_be_disabled()
+    await expect(up).to_have_attribute("aria-pressed", "true")
+    await expect(chat.bot("answer")).to_contain_text("谢谢您的反馈")
+    chat.assert_clean()
+
+
+async def test_messages_sent_later_are_shown_on_load(browser: Browser,
+                                                     server: tuple[str, web.Application]) -> None:
+    base, app = server
+    chat = await open_chat(browser, base)
+    page = chat.page
+    try:
+        assert not [u for u in chat.requests if "/api/messages" in u]  # no session: no polling
+        await chat.ask("品博会什么时候举办")
+        await expect(chat.bot("answer")).to_contain_text("12月")
+        session = await chat.session()
+        assert session
+        state = app[STATE]
+        assert state.store is not None and state.dialogue is not None
+        draft = Draft("promoted", "好消息：您候补的开放日场次有名额了。\n预约码：ABC234", "zh",
+                      (("bookings", "我的预约"), ("booking:cancel:ABC234", "取消 ABC234")))
+        await state.store.enqueue(user_key("web", session), draft, state.dialogue.now())
+
+        async with page.expect_response("**/api/messages?session=*") as polled:
+            await page.reload()
+        assert (await polled.value).status == 200
+        notice = page.locator('.msg.bot.notice[data-kind="promoted"]')
+        await expect(notice).to_have_count(1)
+        await expect(notice).to_contain_text("预约码：ABC234")
+        await expect(notice.get_by_role("button", name="取消 ABC234")).to_be_visible()
+
+        await page.reload()  # handed out once
+        await expect(page.locator("html.ready")).to_have_count(1)
+        await page.wait_for_timeout(300)
+        await expect(page.locator(".msg.notice")).to_have_count(0)
         chat.assert_clean()
     finally:
         await page.context.close()

@@ -7,11 +7,14 @@ Routes (all state comes from ``app[STATE]``):
 ``POST /api/ask``         ``{"question": str, "lang"?: "zh"|"zh-hant"|"en", "session"?: str}``
 ``POST /api/action``      ``{"action": str, "lang"?: ..., "session"?: ...}`` (a button press:
                           ``entry:<id>`` for a suggestion, or an id from ``reply.actions``)
+``GET /api/messages``     ``?session=<id>``: messages waiting for that session (promotion from
+                          the waiting list, reminders), each handed out once
 ``GET /healthz``          knowledge version, entry count, load time and uptime
 
-Both API calls answer with :meth:`bot.engine.Reply.to_dict` — the same fields as
-``run_bot.py ask --json``. ``session`` is 1–64 characters of ``A-Za-z0-9_-`` (the page keeps a
-random one in localStorage); without one the asker is ``anonymous``.
+Both POST calls answer with :meth:`bot.engine.Reply.to_dict` — the same fields as
+``run_bot.py ask --json``; ``/api/messages`` with ``{"messages": [reply, …]}`` (the page polls
+it). ``session`` is 1–64 characters of ``A-Za-z0-9_-`` (the page keeps a random one in
+localStorage); without one the asker is ``anonymous``, who cannot sign up for the open day.
 
 Every error is JSON ``{"error": code, "detail": text}`` with a 4xx status:
 
@@ -111,6 +114,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/static/{name}", partial(_static, files))
     app.router.add_post("/api/ask", _ask)
     app.router.add_post("/api/action", _action)
+    app.router.add_get("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
 
 
@@ -135,6 +139,17 @@ async def _action(request: web.Request) -> web.Response:
     asker = _asker(body)
     reply = await request.app[STATE].conversation.press(asker, action)
     return _reply(reply)
+
+
+async def _messages(request: web.Request) -> web.Response:
+    """The outbox of one web session (pulled: the page has no address to push to)."""
+    session = request.query.get("session")
+    if session is None:
+        raise ApiError(400, "invalid_field", "'session' is required")
+    asker = _asker({"session": session})
+    dialogue = request.app[STATE].dialogue
+    replies = await dialogue.take_messages(asker) if dialogue is not None else []
+    return _json({"messages": [reply.to_dict() for reply in replies]})
 
 
 async def _healthz(request: web.Request) -> web.Response:

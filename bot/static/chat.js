@@ -1,8 +1,10 @@
 /* 青岛质量月问答 — the web chat. Plain JavaScript, no build step, no libraries.
  *
- * Talks to the JSON API of the same origin: POST /api/ask {question, lang, session} and
- * POST /api/action {action, lang, session}. Reply text is only ever put into the page with
- * textContent (never innerHTML), and only http(s) links become <a> elements.
+ * Talks to the JSON API of the same origin: POST /api/ask {question, lang, session},
+ * POST /api/action {action, lang, session}, and GET /api/messages?session=… for messages sent
+ * to this chat later (a seat from the waiting list, a reminder): once on load and every 20 s
+ * while the page is visible, only once the chat has a session. Reply text is only ever put
+ * into the page with textContent (never innerHTML), and only http(s) links become <a> elements.
  */
 (function () {
   "use strict";
@@ -29,7 +31,14 @@
       error: "抱歉，暂时没能取得答案。请检查网络后再试一次。",
       tooLong: "问题太长了，请用一两句话提问。",
       retry: "重试",
-      newTab: "（在新窗口打开）"
+      newTab: "（在新窗口打开）",
+      tools: "开放日报名与我的信息",
+      openDay: "报名开放日",
+      myBookings: "我的预约",
+      forget: "删除我的信息",
+      feedback: "这个回答有帮助吗？",
+      helpful: "有帮助",
+      notHelpful: "没有帮助"
     },
     en: {
       htmlLang: "en",
@@ -53,18 +62,29 @@
       error: "Sorry, the answer could not be fetched. Please check your connection and try again.",
       tooLong: "That question is too long; please ask in a sentence or two.",
       retry: "Try again",
-      newTab: " (opens in a new tab)"
+      newTab: " (opens in a new tab)",
+      tools: "Open day and my data",
+      openDay: "Open day",
+      myBookings: "My bookings",
+      forget: "Delete my data",
+      feedback: "Was this helpful?",
+      helpful: "Helpful",
+      notHelpful: "Not helpful"
     }
   };
   var LANG_KEY = "qqm.lang";
   var SESSION_KEY = "qqm.session";
   var TIMEOUT_MS = 15000;
+  var POLL_MS = 20000;
+  var FEEDBACK = /^fb:(up|down):/;
 
   var log = document.getElementById("log");
   var form = document.getElementById("ask");
   var input = document.getElementById("question");
   var lang = readLang();
-  var session = readSession();
+  var session = readSession();  // null until the first question or button
+  var pollTimer = null;
+  var polling = false;
 
   // ------------------------------------------------------------------ storage
 
@@ -83,11 +103,16 @@
 
   function readSession() {
     var id = storageGet(SESSION_KEY);
-    if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
-      id = randomId();
-      storageSet(SESSION_KEY, id);
+    return id && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+  }
+
+  function ensureSession() {
+    if (!session) {
+      session = randomId();
+      storageSet(SESSION_KEY, session);
+      startPolling();
     }
-    return id;
+    return session;
   }
 
   function randomId() {
@@ -165,6 +190,7 @@
     row.classList.remove("pending");
     row.setAttribute("data-status", String(reply.status || ""));
     if (reply.entry_id) { row.setAttribute("data-entry", String(reply.entry_id)); }
+    if (typeof reply.kind === "string" && reply.kind) { row.setAttribute("data-kind", reply.kind); }
     bubble.appendChild(el("p", "text", reply.answer || ""));
 
     var links = Array.isArray(reply.links) ? reply.links : [];
@@ -187,7 +213,11 @@
     }
 
     var suggestions = Array.isArray(reply.suggestions) ? reply.suggestions : [];
-    var actions = Array.isArray(reply.actions) ? reply.actions : [];
+    var all = Array.isArray(reply.actions) ? reply.actions.filter(function (a) {
+      return a && typeof a.id === "string";
+    }) : [];
+    var actions = all.filter(function (a) { return !FEEDBACK.test(a.id); });
+    var feedback = all.filter(function (a) { return FEEDBACK.test(a.id); });
     if (suggestions.length || actions.length) {
       if (reply.status === "answer" && suggestions.length) {
         bubble.appendChild(el("p", "label", words.more));
@@ -200,13 +230,38 @@
         }, "suggestion"));
       });
       actions.forEach(function (a) {
-        if (!a || typeof a.id !== "string") { return; }
         var label = typeof a.label === "string" && a.label ? a.label : a.id;
         choices.appendChild(choiceButton(label, function () { press(a.id, label); }, "action"));
       });
       if (choices.childNodes.length) { bubble.appendChild(choices); }
     }
+    if (feedback.length) { bubble.appendChild(feedbackRow(feedback, words)); }
     scrollToEnd();
+  }
+
+  /* 👍 / 👎 side by side; one vote per answer. */
+  function feedbackRow(feedback, words) {
+    var row = el("div", "feedback");
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", words.feedback);
+    row.appendChild(el("span", "feedback-label", words.feedback)).setAttribute("aria-hidden", "true");
+    var buttons = [];
+    feedback.forEach(function (a) {
+      var up = a.id.indexOf("fb:up:") === 0;
+      var label = typeof a.label === "string" && a.label ? a.label : (up ? "👍" : "👎");
+      var name = up ? words.helpful : words.notHelpful;
+      var button = choiceButton(label, function () {
+        buttons.forEach(function (b) { b.disabled = true; });
+        button.setAttribute("aria-pressed", "true");
+        press(a.id, label);
+      }, "vote");
+      button.setAttribute("aria-label", name);
+      button.title = name;
+      button.setAttribute("aria-pressed", "false");
+      buttons.push(button);
+      row.appendChild(button);
+    });
+    return row;
   }
 
   function renderError(bubble, status, retry) {
@@ -234,7 +289,7 @@
     row.classList.add("pending");
     var thinking = el("p", "text thinking", t("thinking"));
     bubble.appendChild(thinking);
-    var body = Object.assign({lang: lang, session: session}, payload);
+    var body = Object.assign({lang: lang, session: ensureSession()}, payload);
     var controller = window.AbortController ? new AbortController() : null;
     var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
 
@@ -285,6 +340,37 @@
     call("/api/action", {action: action});
   }
 
+  // ------------------------------------------------------------------ messages sent later
+
+  function poll() {
+    if (!session || polling || document.hidden) { return; }
+    polling = true;
+    fetch("/api/messages?session=" + encodeURIComponent(session), {
+      headers: {"Accept": "application/json"},
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (data) {
+      var messages = data && Array.isArray(data.messages) ? data.messages : [];
+      messages.forEach(function (reply) {
+        if (!reply || typeof reply !== "object" || typeof reply.answer !== "string") { return; }
+        var bubble = addMessage("bot");
+        bubble.parentNode.classList.add("notice");
+        renderReply(bubble, reply);
+      });
+    }).catch(function () {
+      /* offline for a moment: the next round asks again */
+    }).then(function () {
+      polling = false;
+    });
+  }
+
+  function startPolling() {
+    if (pollTimer || !session) { return; }
+    pollTimer = setInterval(poll, POLL_MS);
+  }
+
   // ------------------------------------------------------------------ language and welcome
 
   function applyLang() {
@@ -296,6 +382,9 @@
     });
     document.querySelectorAll("[data-i18n-placeholder]").forEach(function (node) {
       node.setAttribute("placeholder", words[node.getAttribute("data-i18n-placeholder")]);
+    });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (node) {
+      node.setAttribute("aria-label", words[node.getAttribute("data-i18n-label")]);
     });
     log.setAttribute("aria-label", words.log);
     document.querySelectorAll(".lang-btn").forEach(function (button) {
@@ -334,6 +423,14 @@
   document.querySelectorAll(".lang-btn").forEach(function (button) {
     button.addEventListener("click", function () { setLang(button.getAttribute("data-lang")); });
   });
+  document.querySelectorAll(".tool[data-action]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      press(button.getAttribute("data-action"), button.textContent);
+    });
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { poll(); }
+  });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value;
@@ -343,5 +440,9 @@
   });
   applyLang();
   welcome();
+  if (session) {  // someone who has talked to us before: anything waiting for them?
+    poll();
+    startPolling();
+  }
   document.documentElement.classList.add("ready");
 })();
