@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -195,10 +196,16 @@ def serve(settings: Settings) -> int:
         print("The knowledge has errors; fix them (python run_bot.py validate) and start again.",
               file=sys.stderr)
         return 2
+    try:  # bound here so that PORT=0 prints the port really chosen, and a busy port is clear
+        sock = socket.create_server((settings.host, settings.port))
+    except OSError as exc:
+        print(f"Cannot listen on {settings.host}:{settings.port}: {exc.strerror} "
+              "(set HOST/PORT to a free address)", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
     app = create_app(settings, Engine(knowledge))
     mode = "web chat + API + Telegram" if settings.telegram_token else "web chat + API"
-    print(f"Serving {mode} on http://{settings.host}:{settings.port}/ "
+    print(f"Serving {mode} on http://{host}:{port}/ "
           f"({len(knowledge.entries)} entries, knowledge {knowledge.version})", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=3, handle_signals=True)
+    web.run_app(app, sock=sock, print=None, shutdown_timeout=3, handle_signals=True)
     return 0
