@@ -9,14 +9,25 @@ import stat
 import urllib.request
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from bot.app import STATE, create_app
 from bot.conversation import Asker
+from bot.dialogue import Dialogue
 from bot.engine import Engine
+from bot.kb import TZ
 from bot.settings import Settings
 from tests.open_day_helpers import SESSION_A
 from tests.paths import ROOT
+
+
+@pytest.fixture(autouse=True)
+def before_the_example_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped example sessions are in 2027: keep the dialogue's clock before them."""
+    from datetime import datetime
+
+    monkeypatch.setattr(Dialogue, "now", lambda self: datetime(2026, 12, 1, 10, 0, tzinfo=TZ))
 
 
 def post(url: str, body: dict[str, str]) -> dict[str, object]:
