@@ -14,9 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from bot.kb import TZ, Entry, Knowledge, When
-from bot.search import Index, Speller, Weights
-from bot.text import Normalizer, clean, detect_language, features, to_traditional
+from bot.search import Index, Speller, TermSets, Weights, count_features
+from bot.text import Normalizer, clean, detect_language, to_traditional
 
 MAX_QUESTION_CHARS = 1000
 CATEGORY_NAMES: dict[str, tuple[str, str]] = {
@@ -100,6 +102,8 @@ class _Scored:
     foreign: bool  # the question names a number or a named thing the entry never mentions
 
 
+_ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
+_CHUNK = 2048  # answers normalised at a time while building (bounds the memory of their tokens)
 _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 DEFAULT_MESSAGES = {
@@ -133,37 +137,80 @@ class Engine:
         self.normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
                                      knowledge.fillers)
         asks = dict(zip(kinds, sorted(self.normalizer.question_tokens), strict=True))
-        docs, keys, spelled = [], [], []
-        asked: list[set[str]] = [set() for _ in knowledge.entries]
-        for key, entry in enumerate(knowledge.entries):
-            for question in (*entry.questions.zh, *entry.questions.en):
-                base = self.normalizer.base_tokens(question)
-                spelled.append(base)
-                docs.append(self.normalizer.tokens_from_base(base))
-                asked[key].update(docs[-1])
-                keys.append(key)
+        docs, keys, spelled = self._phrasings(knowledge)
         spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
-        self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
         self.speller = Speller(spelled)
+        del spelled  # before the index is built: the two builds' peaks do not add up
+        self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
+        del docs
         self._named = self.normalizer.named_tokens | self.normalizer.question_tokens
-        self._answer_terms: list[frozenset[str]] = []
-        self._entry_words: list[frozenset[str]] = []
-        for key, e in enumerate(knowledge.entries):
-            answer = self.normalizer.tokens(f"{e.answer.zh} {e.answer.en or ''}")
-            self._answer_terms.append(frozenset(features(answer)))
-            words = frozenset(answer) | asked[key]
-            # An answer with a number tells "how many"; one with a date tells "when".
-            if "how_many" in asks and any(t[0].isdigit() for t in answer):
-                words |= {asks["how_many"]}
-            if "when" in asks and (e.dates or _DATE_WORDS.search(e.answer.zh)):
-                words |= {asks["when"]}
-            self._entry_words.append(words)
+        # Terms of answers that no phrasing uses, numbered after the index's own terms.
+        self._answer_only: dict[str, int] = {}
+        self._entry_terms = self._entry_sets(asks)
         self._smalltalk = {
             self._smalltalk_key(pattern): intent
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
         }
         self._greetings = sorted(
             (k for k, i in self._smalltalk.items() if i.id == "greeting"), key=len, reverse=True)
+
+    def _phrasings(self, knowledge: Knowledge) -> tuple[list[list[str]], list[int], list[list[str]]]:
+        """Every phrasing's tokens, its entry and its base tokens (what spelling repair learns
+        from), normalised once; one string object per distinct token, since 100k phrasings
+        hold millions of tokens."""
+        shared: dict[str, str] = {}
+        share = shared.setdefault
+        docs: list[list[str]] = []
+        keys: list[int] = []
+        spelled: list[list[str]] = []
+        for key, entry in enumerate(knowledge.entries):
+            for question in (*entry.questions.zh, *entry.questions.en):
+                base, tokens = self.normalizer.both_tokens(question)
+                spelled.append(list(map(share, base, base)))
+                docs.append(list(map(share, tokens, tokens)))
+                keys.append(key)
+        return docs, keys, spelled
+
+    def _entry_sets(self, asks: dict[str, str]) -> TermSets:
+        """Per entry, the terms of its answer, and (numbered from ``_ASKED`` on) the words its
+        phrasings use plus "how many" when its answer gives a number and "when" when it gives
+        a date. The words an entry knows are both kinds of tokens: its answer's are among its
+        answer's terms. One set per entry, so that a question needs one lookup; answers are
+        read in chunks so that their tokens never all exist at once."""
+        entries = self.knowledge.entries
+        doc_bounds = np.searchsorted(self.index.keys, np.arange(0, len(entries) + _CHUNK, _CHUNK))
+        sets = TermSets(len(entries))
+        for chunk, first in enumerate(range(0, len(entries), _CHUNK)):
+            part = entries[first:first + _CHUNK]
+            table = count_features(self.normalizer.tokens(f"{e.answer.zh} {e.answer.en or ''}")
+                                   for e in part)
+            number = np.array([self._number(t, add=True) for t in table.terms], dtype=np.int64)
+            has_digit = np.array([t[0].isdigit() for t in table.tokens], dtype=bool)
+            tells_number = np.bincount(np.repeat(np.arange(len(part)), table.token_counts),
+                                       weights=has_digit[table.token], minlength=len(part)) > 0
+            told: list[tuple[int, int]] = []
+            for i, e in enumerate(part):
+                if "how_many" in asks and tells_number[i]:
+                    told.append((first + i, self._number(asks["how_many"], add=True)))
+                if "when" in asks and (e.dates or _DATE_WORDS.search(e.answer.zh)):
+                    told.append((first + i, self._number(asks["when"], add=True)))
+            asked_owner, asked = self.index.held_tokens(int(doc_bounds[chunk]),
+                                                        int(doc_bounds[chunk + 1]))
+            told_owner, told_word = np.asarray(told, dtype=np.int64).reshape(-1, 2).T
+            sets.add(np.concatenate([first + table.doc, asked_owner, told_owner]),
+                     np.concatenate([number[table.term], _ASKED + asked, _ASKED + told_word]))
+        return sets.seal()
+
+    def _number(self, term: str, add: bool = False) -> int:
+        """The term's number: the index's, else its number among answer-only terms (-1 if
+        none, unless ``add``)."""
+        found = self.index.term_ids.get(term)
+        if found is not None:
+            return found
+        found = self._answer_only.get(term)
+        if found is None and add:
+            found = self._answer_only[term] = len(self.index.term_ids) + len(self._answer_only)
+        return -1 if found is None else found
 
     # ------------------------------------------------------------------ public API
 
@@ -236,32 +283,41 @@ class Engine:
     def rank(self, tokens: list[str]) -> list[_Scored]:
         """Entries by score: the best phrasing's score, plus how much of the question the
         entry's answer speaks of (which tells apart entries whose phrasings look alike)."""
+        query = self.index.query(tokens)
         best: dict[int, float] = {}
-        for hit in self.index.search(tokens):
+        for hit in self.index.search_query(query):
             if hit.score > best.get(hit.key, -1.0):
                 best[hit.key] = hit.score
-        terms = list(dict.fromkeys(features(tokens)))
-        info = self.index.information(terms)
+        if not best:
+            return []
+        terms, info, n = query.terms, query.info, query.words
         total = sum(info) or 1.0
-        words = list(dict.fromkeys(tokens))
-        word_info = self.index.information(words)
+        words, word_info = terms[:n], info[:n]  # features() lists the tokens first
         word_total = sum(word_info) or 1.0
-        share, ec = self.index.weights.answer_cover, self.index.weights.entry_cover
-        ranked = []
-        for key, score in best.items():
-            answer = self._answer_terms[key]
-            covered = sum(w for t, w in zip(terms, info, strict=True) if t in answer) / total
-            known = self._entry_words[key]
-            explained = sum(w for t, w in zip(words, word_info, strict=True) if t in known)
-            explained /= word_total
-            mixed = (1 - share - ec) * score + share * 100 * covered + ec * 100 * explained
-            # 2023 or 第5届 when the entry speaks of 2022 and the 4th; 品博会 when it speaks of
-            # the ceremony; "when" when it gives no date: the question is about something else,
-            # however alike the wording.
-            foreign = any(t not in known for t in words if t[0].isdigit() or t in self._named)
-            if foreign:
-                mixed *= 1 - self.index.weights.foreign
-            ranked.append(_Scored(self.knowledge.entries[key], mixed, explained, foreign))
+        keys = list(best)
+        numbers = [i if i >= 0 else self._answer_only.get(t, -1)
+                   for t, i in zip(terms, query.ids, strict=True)]
+        held = self._entry_terms.held(keys, numbers + [_ASKED + x if x >= 0 else -1
+                                                       for x in numbers[:n]])
+        in_answer = held[:len(terms)]
+        covered = _sums(in_answer, info)
+        known = in_answer[:n] | held[len(terms):]
+        explained = _sums(known, word_info)
+        # 2023 or 第5届 when the entry speaks of 2022 and the 4th; 品博会 when it speaks of
+        # the ceremony; "when" when it gives no date: the question is about something else,
+        # however alike the wording.
+        named = [i for i, t in enumerate(words) if t[0].isdigit() or t in self._named]
+        foreign = ~known[named].all(axis=0)
+        w = self.index.weights
+        share, ec = w.answer_cover, w.entry_cover
+        # one array expression, the same float operations in the same order as per entry
+        explains = explained / word_total
+        mixed = ((1 - share - ec) * np.fromiter(best.values(), dtype=np.float64, count=len(best))
+                 + share * 100 * (covered / total) + ec * 100 * explains)
+        mixed = np.where(foreign, mixed * (1 - w.foreign), mixed)
+        entries = self.knowledge.entries
+        ranked = [_Scored(entries[key], m, x, f) for key, m, x, f in
+                  zip(keys, mixed.tolist(), explains.tolist(), foreign.tolist(), strict=True)]
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
@@ -381,6 +437,15 @@ def _en_date(m: datetime, precision: str) -> str:
     return {"year": f"{m.year}", "month": m.strftime("%B %Y"),
             "day": f"{m.day} {m.strftime('%B %Y')}",
             "minute": f"{m.day} {m.strftime('%B %Y')}, {m.strftime('%H:%M')}"}[precision]
+
+
+def _sums(held: np.ndarray, weights: list[float]) -> np.ndarray:
+    """For each column, the sum of the weights of the rows it holds, added in row order as
+    Python's sum() over the question's terms did (cumsum adds in order), so that scores stay
+    the same to the last bit."""
+    if not len(weights):
+        return np.zeros(held.shape[1])
+    return np.where(held, np.asarray(weights)[:, None], 0.0).cumsum(axis=0)[-1]
 
 
 def _preferred(lang: str | None) -> str:

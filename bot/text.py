@@ -6,6 +6,7 @@ loaded, the question when it is asked — so both sides are treated exactly alik
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,14 @@ _GROUP_BASE = 0xE000
 _TOKEN_RE = re.compile(f"[{_CJK}]|[\ue000-\uf8ff]|[a-z]+|[0-9]+(?:\\.[0-9]+)?")
 _CJK_GAP = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Everything but letters, digits and spaces: ``\w`` is exactly ``str.isalnum`` plus "_", and one
+# regex pass is several times faster than testing every character in Python.
+_NOT_ALNUM_RE = re.compile(r"[^\w ]|_")
+# Text whose tokens join back into the very same text (Chinese characters and numbers only), so
+# that the tokens → text round trip of spelling repair can be skipped.
+_ROUND_TRIP_SAFE = re.compile(f"[{_CJK}0-9]*")
+# A Latin word that stem() may change: four letters or more, ending in s.
+_MAY_STEM = re.compile(r"[a-z]{3}s(?![a-z])")
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
            "六": 6, "七": 7, "八": 8, "九": 9}
@@ -113,7 +122,12 @@ def char_pinyin(token: str) -> str:
     if token.isdigit():
         syllable = _DIGIT_READING[int(token)] if len(token) == 1 else token
     else:
-        from pypinyin import Style, lazy_pinyin  # 0.5 s to import: only when a typo needs it
+        # Only single characters are looked up, and their pinyin does not depend on pypinyin's
+        # phrase dictionary (checked over every CJK character): not loading it saves ~40 MB
+        # and most of the import's half second.
+        os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
+        os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
+        from pypinyin import Style, lazy_pinyin  # imported only when a typo needs it
 
         syllable = lazy_pinyin(token, style=Style.NORMAL, errors="default")[0]
     return fold_syllable(syllable)
@@ -203,24 +217,24 @@ class Normalizer:
 
     @staticmethod
     def _compile(mapping: dict[str, str]) -> re.Pattern[str] | None:
+        """One regex that finds, at each place, the longest key of ``mapping``.
+
+        A flat alternation of some 500 keys tried every key at every character and made
+        loading 100k phrasings take seconds; as a trie (keys sharing a first character share a
+        branch) behind a lookahead on the possible first characters, most places are rejected
+        by one set lookup. It matches exactly what the flat, longest-first alternation did.
+        """
         if not mapping:
             return None
-        parts = []
-        for key in sorted(mapping, key=len, reverse=True):
-            piece = re.escape(key)
-            if key[0].isascii() and key[0].isalnum():
-                piece = r"(?<![a-z0-9])" + piece
-            if key[-1].isascii() and key[-1].isalnum():
-                piece += r"(?![a-z0-9])"
-            parts.append(piece)
-        return re.compile("|".join(parts))
+        firsts = "".join(sorted({re.escape(key[0]) for key in mapping}))
+        return re.compile(f"(?=[{firsts}])(?:{_trie(list(mapping), 0)})")
 
     @staticmethod
     def base(text: str) -> str:
         """Script- and width-independent lower-case form: punctuation turned into spaces,
         possessive 's dropped, Chinese numerals as digits."""
         text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
-        text = "".join(ch if ch.isalnum() or ch == " " else " " for ch in text)
+        text = _NOT_ALNUM_RE.sub(" ", text)
         text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
         return chinese_numerals_to_digits(text)
 
@@ -239,6 +253,45 @@ class Normalizer:
     def tokens_from_base(self, tokens: Sequence[str]) -> list[str]:
         return tokenize(self.canonical(detokenize(tokens)))
 
+    def both_tokens(self, text: str) -> tuple[list[str], list[str]]:
+        """``base_tokens(text)`` and ``tokens_from_base`` of them, normalising the text once.
+
+        Loading the knowledge needs both for every phrasing; most Chinese phrasings join back
+        into their base text unchanged, which spares the tokens → text round trip.
+        """
+        base = self.base(text)
+        base_tokens = tokenize(base)
+        joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
+        return base_tokens, tokenize(self.canonical(joined))
+
+
+def _trie(keys: list[str], depth: int) -> str:
+    """Regex alternatives for ``keys`` (which share their first ``depth`` characters): longer
+    keys before the one that ends here, so the longest key wins as in a longest-first list.
+
+    A key starting or ending with a Latin letter or digit matches only as a whole word.
+    """
+    branches: dict[str, list[str]] = {}
+    ends_here = False
+    for key in keys:
+        if len(key) == depth:
+            ends_here = True
+        else:
+            branches.setdefault(key[depth], []).append(key)
+    options = []
+    for char, group in branches.items():
+        start = r"(?<![a-z0-9])" if depth == 0 and _is_word_char(char) else ""
+        options.append(start + re.escape(char) + _trie(group, depth + 1))
+    if ends_here:
+        options.append(r"(?![a-z0-9])" if _is_word_char(keys[0][depth - 1]) else "")
+    if len(options) == 1 and not ends_here:
+        return options[0]
+    return "(?:" + "|".join(options) + ")"
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
 
 def detokenize(tokens: Sequence[str]) -> str:
     """Tokens back to text: Chinese characters joined, words separated by spaces."""
@@ -251,8 +304,10 @@ def detokenize(tokens: Sequence[str]) -> str:
 
 
 def tokenize(normalised: str) -> list[str]:
-    return [stem(tok) if tok[0].isascii() and tok[0].isalpha() else tok
-            for tok in _TOKEN_RE.findall(normalised)]
+    tokens = _TOKEN_RE.findall(normalised)
+    if _MAY_STEM.search(normalised) is None:  # nothing to stem: most text, and far faster
+        return tokens
+    return [stem(tok) if tok[0].isascii() and tok[0].isalpha() else tok for tok in tokens]
 
 
 def features(tokens: Sequence[str]) -> list[str]:
