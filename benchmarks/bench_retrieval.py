@@ -162,7 +162,8 @@ def build_knowledge(size: int) -> Knowledge:
         entries.append(entry(len(entries), [title], body))
         seen.add(title)
         count += 1
-    gen = Generator([*seen, *(t for t, _ in faq)], SEED)
+    # sorted: a set's order changes with the interpreter's string hashing, and so did the phrasings
+    gen = Generator([*sorted(seen), *(t for t, _ in faq)], SEED)
     while count < size:
         group: list[str] = []
         while len(group) < min(4, size - count):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bot.kb import TZ, Entry, Knowledge, When
-from bot.search import Index, Speller, TermSets, Weights, count_features
+from bot.search import Features, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, to_traditional
 
 MAX_QUESTION_CHARS = 1000
@@ -173,10 +173,10 @@ class Engine:
 
     def _entry_sets(self, asks: dict[str, str]) -> TermSets:
         """Per entry, the terms of its answer, and (numbered from ``_ASKED`` on) the words its
-        phrasings use plus "how many" when its answer gives a number and "when" when it gives
-        a date. The words an entry knows are both kinds of tokens: its answer's are among its
-        answer's terms. One set per entry, so that a question needs one lookup; answers are
-        read in chunks so that their tokens never all exist at once."""
+        phrasings use plus the question words its answer tells (:meth:`_told`). The words an
+        entry knows are both kinds of tokens: its answer's are among its answer's terms. One
+        set per entry, so that a question needs one lookup; answers are read in chunks so
+        that their tokens never all exist at once."""
         entries = self.knowledge.entries
         doc_bounds = np.searchsorted(self.index.keys, np.arange(0, len(entries) + _CHUNK, _CHUNK))
         sets = TermSets(len(entries))
@@ -185,21 +185,28 @@ class Engine:
             table = count_features(self.normalizer.tokens(f"{e.answer.zh} {e.answer.en or ''}")
                                    for e in part)
             number = np.array([self._number(t, add=True) for t in table.terms], dtype=np.int64)
-            has_digit = np.array([t[0].isdigit() for t in table.tokens], dtype=bool)
-            tells_number = np.bincount(np.repeat(np.arange(len(part)), table.token_counts),
-                                       weights=has_digit[table.token], minlength=len(part)) > 0
-            told: list[tuple[int, int]] = []
-            for i, e in enumerate(part):
-                if "how_many" in asks and tells_number[i]:
-                    told.append((first + i, self._number(asks["how_many"], add=True)))
-                if "when" in asks and (e.dates or _DATE_WORDS.search(e.answer.zh)):
-                    told.append((first + i, self._number(asks["when"], add=True)))
             asked_owner, asked = self.index.held_tokens(int(doc_bounds[chunk]),
                                                         int(doc_bounds[chunk + 1]))
-            told_owner, told_word = np.asarray(told, dtype=np.int64).reshape(-1, 2).T
-            sets.add(np.concatenate([first + table.doc, asked_owner, told_owner]),
-                     np.concatenate([number[table.term], _ASKED + asked, _ASKED + told_word]))
+            told_owner, told = self._told(part, table, asks)
+            sets.add(np.concatenate([first + table.doc, asked_owner, first + told_owner]),
+                     np.concatenate([number[table.term], _ASKED + asked, _ASKED + told]))
         return sets.seal()
+
+    def _told(self, part: list[Entry], table: Features,
+              asks: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """(entry within ``part``, question word) for the question words the answers tell: an
+        answer with a number tells "how many"; one with a date tells "when"."""
+        has_digit = np.array([t[0].isdigit() for t in table.tokens], dtype=bool)
+        tells_number = np.bincount(np.arange(len(part)).repeat(table.token_counts),
+                                   weights=has_digit[table.token], minlength=len(part)) > 0
+        told: list[tuple[int, int]] = []
+        for i, e in enumerate(part):
+            if "how_many" in asks and tells_number[i]:
+                told.append((i, self._number(asks["how_many"], add=True)))
+            if "when" in asks and (e.dates or _DATE_WORDS.search(e.answer.zh)):
+                told.append((i, self._number(asks["when"], add=True)))
+        owner, word = np.asarray(told, dtype=np.int64).reshape(-1, 2).T
+        return owner, word
 
     def _number(self, term: str, add: bool = False) -> int:
         """The term's number: the index's, else its number among answer-only terms (-1 if
@@ -290,36 +297,39 @@ class Engine:
                 best[hit.key] = hit.score
         if not best:
             return []
-        terms, info, n = query.terms, query.info, query.words
-        total = sum(info) or 1.0
-        words, word_info = terms[:n], info[:n]  # features() lists the tokens first
-        word_total = sum(word_info) or 1.0
         keys = list(best)
+        covered, explained, foreign = self._coverage(keys, query)
+        w = self.index.weights
+        share, ec = w.answer_cover, w.entry_cover
+        # one array expression: the same float operations, in the same order, as per entry
+        mixed = ((1 - share - ec) * np.fromiter(best.values(), dtype=np.float64, count=len(best))
+                 + share * 100 * covered + ec * 100 * explained)
+        mixed = np.where(foreign, mixed * (1 - w.foreign), mixed)
+        entries = self.knowledge.entries
+        ranked = [_Scored(entries[key], m, x, f) for key, m, x, f in
+                  zip(keys, mixed.tolist(), explained.tolist(), foreign.tolist(), strict=True)]
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked
+
+    def _coverage(self, keys: list[int], query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each entry: the share of the question's information its answer covers; the
+        share of the question's words it knows (in its answer or its phrasings); whether it
+        lacks a number or named thing the question asks about."""
+        terms, info, n = query.terms, query.info, query.words
+        words, word_info = terms[:n], info[:n]  # features() lists the tokens first
         numbers = [i if i >= 0 else self._answer_only.get(t, -1)
                    for t, i in zip(terms, query.ids, strict=True)]
         held = self._entry_terms.held(keys, numbers + [_ASKED + x if x >= 0 else -1
                                                        for x in numbers[:n]])
         in_answer = held[:len(terms)]
-        covered = _sums(in_answer, info)
         known = in_answer[:n] | held[len(terms):]
-        explained = _sums(known, word_info)
+        covered = _sums(in_answer, info) / (sum(info) or 1.0)
+        explained = _sums(known, word_info) / (sum(word_info) or 1.0)
         # 2023 or 第5届 when the entry speaks of 2022 and the 4th; 品博会 when it speaks of
         # the ceremony; "when" when it gives no date: the question is about something else,
         # however alike the wording.
         named = [i for i, t in enumerate(words) if t[0].isdigit() or t in self._named]
-        foreign = ~known[named].all(axis=0)
-        w = self.index.weights
-        share, ec = w.answer_cover, w.entry_cover
-        # one array expression, the same float operations in the same order as per entry
-        explains = explained / word_total
-        mixed = ((1 - share - ec) * np.fromiter(best.values(), dtype=np.float64, count=len(best))
-                 + share * 100 * (covered / total) + ec * 100 * explains)
-        mixed = np.where(foreign, mixed * (1 - w.foreign), mixed)
-        entries = self.knowledge.entries
-        ranked = [_Scored(entries[key], m, x, f) for key, m, x, f in
-                  zip(keys, mixed.tolist(), explains.tolist(), foreign.tolist(), strict=True)]
-        ranked.sort(key=lambda r: r.score, reverse=True)
-        return ranked
+        return covered, explained, ~known[named].all(axis=0)
 
     def decide(self, ranked: list[_Scored], lang: str) -> Reply:
         t = self.thresholds

@@ -57,8 +57,7 @@ class Hit(NamedTuple):  # a tuple: 30 of them per question, built several times 
     fuzzy: float
 
 
-_SLICE_TERMS = 16_384  # terms, then phrasings, handled at a time while building the index
-_SLICE_DOCS = 16_384
+_SLICE_DOCS = 16_384  # phrasings handled at a time while building the index
 SEED_POSTINGS = 4  # × limit: postings of the rarest terms that set the search's floor
 
 
@@ -82,44 +81,59 @@ class Features:
 
 
 def count_features(docs: Iterable[Sequence[str]]) -> Features:
+    """The features of ``docs`` as integers (see :class:`Features`)."""
+    tokens, token, token_counts = _number_tokens(docs)
+    base = len(tokens)  # a pair (a, b) is the integer a × base + b
+    pair_counts = np.maximum(token_counts - 1, 0)
+    token_doc, pair_doc = _owners(token_counts), _owners(pair_counts)
+    pair_values, pair_number, pair_first = _number_by_value(_pair_codes(token, token_counts, base))
+    order = _by_first_occurrence(token, token_doc, pair_first, pair_doc)
+    renumber = np.empty(len(order), dtype=np.int32)  # tokens, then pairs → term number
+    renumber[order] = np.arange(len(order), dtype=np.int32)
+    terms = [tokens[i] if i < base else _pair(tokens, divmod(int(pair_values[i - base]), base))
+             for i in order.tolist()]
+    token_term = renumber[:base]
+    term = np.concatenate((token_term[token], renumber[base:][pair_number]))
+    return Features(tokens, terms, token_term, token, term, np.concatenate((token_doc, pair_doc)),
+                    token_counts, token_counts + pair_counts)
+
+
+def _number_tokens(docs: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Distinct tokens by first occurrence, the number of every token, tokens per doc."""
     flat: list[str] = []
     counts: list[int] = []
     for tokens in docs:
         flat.extend(tokens)
         counts.append(len(tokens))
-    numbers = {t: i for i, t in enumerate(dict.fromkeys(flat))}  # by first occurrence
+    numbers = {t: i for i, t in enumerate(dict.fromkeys(flat))}
     token = np.fromiter(map(numbers.__getitem__, flat), dtype=np.int32, count=len(flat))
-    del flat
-    tokens = list(numbers)
-    token_counts = np.asarray(counts, dtype=np.int64)
-    token_doc = np.repeat(np.arange(len(counts), dtype=np.int32), token_counts)
-    pair_counts = np.maximum(token_counts - 1, 0)
-    pair_doc = np.repeat(np.arange(len(counts), dtype=np.int32), pair_counts)
+    return list(numbers), token, np.asarray(counts, dtype=np.int64)
+
+
+def _owners(counts: np.ndarray) -> np.ndarray:
+    """The doc of each item, when doc ``i`` has ``counts[i]`` items in a row."""
+    return np.arange(len(counts), dtype=np.int32).repeat(counts)
+
+
+def _pair_codes(token: np.ndarray, token_counts: np.ndarray, base: int) -> np.ndarray:
+    """a × base + b for every two adjacent tokens (a, b) of one doc, doc after doc."""
     followed = np.ones(len(token), dtype=bool)  # the token has a successor in its doc
     followed[np.cumsum(token_counts)[token_counts > 0] - 1] = False
-    followed[-1:] = False
     at = np.flatnonzero(followed)
-    pair_code = token[at].astype(np.int64) * len(tokens) + token[at + 1]
-    del followed, at
-    pair_values, pair_number, pair_first = _number_by_value(pair_code)
-    del pair_code
-    # A token's first occurrence is where the running maximum of token numbers grows.
-    running = np.maximum.accumulate(token)
-    token_first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1]))[:len(token)])
-    del running
-    # features() lists a doc's tokens, then its pairs: order all terms by where they first occur
-    order = np.lexsort((np.concatenate((token_first, pair_first)),
-                        np.repeat([0, 1], [len(token_first), len(pair_first)]),
-                        np.concatenate((token_doc[token_first], pair_doc[pair_first]))))
-    renumber = np.empty(len(order), dtype=np.int32)
-    renumber[order] = np.arange(len(order), dtype=np.int32)
-    base = len(tokens)
-    terms = [tokens[i] if i < base else _pair(tokens, divmod(int(pair_values[i - base]), base))
-             for i in order.tolist()]
-    token_term = renumber[:base]
-    term = np.concatenate((token_term[token], renumber[base:][pair_number]))
-    return Features(tokens, terms, token_term, token, term,
-                    np.concatenate((token_doc, pair_doc)), token_counts, token_counts + pair_counts)
+    return token[at].astype(np.int64) * base + token[at + 1]
+
+
+def _by_first_occurrence(token: np.ndarray, token_doc: np.ndarray, pair_first: np.ndarray,
+                         pair_doc: np.ndarray) -> np.ndarray:
+    """Tokens (numbered by first occurrence) and pairs (first occurring at ``pair_first``)
+    in the order features() first lists them: doc by doc, a doc's tokens before its pairs."""
+    running = np.maximum.accumulate(token)  # a token first occurs where this grows
+    grows = np.ones(len(token), dtype=bool)
+    grows[1:] = running[1:] > running[:-1]
+    token_first = np.flatnonzero(grows)
+    return np.lexsort((np.concatenate((token_first, pair_first)),
+                       np.repeat([0, 1], [len(token_first), len(pair_first)]),
+                       np.concatenate((token_doc[token_first], pair_doc[pair_first]))))
 
 
 def term_postings(docs: Sequence[Sequence[str]], numbers: dict[str, int], chunk: int = 16_384
@@ -218,10 +232,11 @@ def _pair(tokens: list[str], ab: tuple[int, int]) -> str:
 class Index:
     """Phrasings (token lists) → candidates for a question, each tagged with its owner ``key``.
 
-    Postings are stored flat (CSR): the phrasings of term ``t`` are
-    ``_docs[_start[t]:_start[t + 1]]``, with their BM25 contributions (idf × tf part, the
-    same float32 product the search used to compute) in ``_w``. One numpy array per term cost
-    hundreds of bytes each and most of the memory at 100k phrasings.
+    The (term, phrasing) pairs are stored flat (CSR), twice: by term, the postings (the
+    phrasings of term ``t`` are ``_docs[_start[t]:_start[t + 1]]``, their BM25 contributions,
+    idf × tf part as the same float32 product as always, in ``_w``); and by phrasing, the
+    terms each holds (``_doc_terms[_doc_start[d]:_doc_start[d + 1]]``). One numpy array per
+    term and a list of strings per phrasing cost most of the memory at 100k phrasings.
     """
 
     # Up to this many phrasings every phrasing a question touches is ranked (argpartition over
@@ -308,6 +323,7 @@ class Index:
         return self.keys[doc_of[keep]], terms[keep]
 
     def _idf(self, terms: list[str], n: int, boost: frozenset[str]) -> np.ndarray:
+        """Each term's weight: BM25's idf, scaled down for pairs, raised for question words."""
         # math.log, not np.log: numpy's vectorised log may differ in the last bit
         idfs = np.fromiter((math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in self.df.tolist()),
                            dtype=np.float64, count=len(terms))
@@ -323,7 +339,8 @@ class Index:
         return self._information(terms, [self.term_ids.get(term, -1) for term in terms])
 
     def _information(self, terms: Sequence[str], ids: list[int]) -> list[float]:
-        idf = self.idf[ids].tolist()  # one lookup for all: numpy scalars one by one are slow
+        # one lookup for all (numpy scalars one by one are slow); -1 reads a value not used
+        idf = self.idf[ids].tolist() if len(self.idf) else [0.0] * len(ids)
         unknown, pair = self.unknown_idf, self.weights.pair
         return [value if term_id >= 0 else unknown * (pair if BIGRAM_SEP in term else 1.0)
                 for term, term_id, value in zip(terms, ids, idf, strict=True)]
