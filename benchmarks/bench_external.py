@@ -12,6 +12,10 @@ is fitted on the questions of ``faq-pairs-train.csv`` only, by :func:`fit`. ``ex
 share of the question's information an entry must explain to be answered) is what should tell
 a hard negative (same topic, other intent words) from a paraphrase.
 
+(c) adds the judge of ``bot/judge.py``: fitted on the train questions (labelled paraphrase or
+hard negative of their query1's entry), it reorders the engine's first five entries and says
+when to answer, from *which* words differ between the question and the phrasing.
+
 Run from the repository root: ``.venv/bin/python benchmarks/bench_external.py``.
 This prints figures; it is not a test and never fails on a missed target.
 """
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.engine import Engine, Status, Thresholds  # noqa: E402
+from bot.judge import Labelled, fit_judge  # noqa: E402
 from bot.kb import Bilingual, Entry, Knowledge, Questions, SmallTalk  # noqa: E402
 from bot.search import Weights  # noqa: E402
 
@@ -627,6 +632,14 @@ def main() -> None:
           f"negative), among questions not answered: {j[int(ft.clarify)]:+.3f} at the fitted "
           f"{ft.clarify:.0f}, {shipped_j} at the shipped {st.clarify:.0f}, {j[0]:+.3f} at 0")
     fitted_engine = Engine(knowledge, thresholds=ft, weights=fw)
+    t0 = time.perf_counter()
+    examples = [shipped_engine.example(Labelled(q.text, q.entry, q.label == 1)) for q in train]
+    judge = fit_judge(examples, shipped_engine.index.information)
+    judged_engine = Engine(knowledge, judge=judge)
+    print(f"  FITTED judge (bot/judge.py) in {time.perf_counter() - t0:.1f} s: pair model of "
+          f"{len(judge.pair.weights)} difference features; reorders the first {judge.depth} "
+          f"entries; answers at confidence ≥ {judge.threshold:.3f} (shipped weights, "
+          f"clarify {st.clarify})")
     for label, eng in (("shipped", shipped_engine), ("fitted", fitted_engine)):
         run = run_engine(eng, train)
         d = decisions(run, train)
@@ -634,17 +647,24 @@ def main() -> None:
         print(f"  train with {label} (rebuilt Engine): coverage {pct(d.coverage)}, precision "
               f"{pct(d.precision)}, hard negatives confident (own entry) {pct(d.neg_own)}; "
               f"re-combination agrees with it on {agree}/{n} questions")
+    d = decisions(run_engine(judged_engine, train), train)
+    print(f"  train with the judge (its pair model has seen these questions): coverage "
+          f"{pct(d.coverage)}, precision {pct(d.precision)}, hard negatives confident (own "
+          f"entry) {pct(d.neg_own)}")
 
     # ---- ranking on dev
     print()
     print(f"Ranking on DEV paraphrases ({len(dev_para)} questions, {len(phrasings)} entries)")
     shipped_dev = run_engine(shipped_engine, dev)
     fitted_dev = run_engine(fitted_engine, dev)
+    judged_dev = run_engine(judged_engine, dev)
 
     s1, s3 = ranking_quality(shipped_dev, dev)
     f1, f3 = ranking_quality(fitted_dev, dev)
+    j1, j3 = ranking_quality(judged_dev, dev)
     rows = [MethodResult("engine, shipped weights (understand+rank)", s1, s3, shipped_dev.ms_rank),
-            MethodResult("engine, fitted weights (understand+rank)", f1, f3, fitted_dev.ms_rank)]
+            MethodResult("engine, fitted weights (understand+rank)", f1, f3, fitted_dev.ms_rank),
+            MethodResult("engine + fitted judge (understand+rank)", j1, j3, judged_dev.ms_rank)]
 
     spaced_phrasings = [spaced(p) for p in phrasings]
     bm25 = CharBM25(phrasings)
@@ -670,25 +690,29 @@ def main() -> None:
     print("  (ms/question over all 2002 dev questions; engine: Engine.understand + Engine.rank; "
           "baselines: extractOne / BM25 top)")
     print(f"  engine incl. Engine.decide: shipped {shipped_dev.ms_total:.3f} ms, fitted "
-          f"{fitted_dev.ms_total:.3f} ms per question")
+          f"{fitted_dev.ms_total:.3f} ms, with the judge {judged_dev.ms_total:.3f} ms per question")
 
     # ---- decisions on dev
     print()
     print("Engine.decide on DEV")
     d_shipped = decisions(shipped_dev, dev)
     d_fitted = decisions(fitted_dev, dev)
+    d_judged = decisions(judged_dev, dev)
     print_decisions(f"(a) shipped: Weights {sw.question_cover}/{sw.phrasing_cover}/{sw.fuzzy}, "
                     f"Thresholds answer {st.answer} margin {st.margin} clarify {st.clarify} "
                     f"explained {st.explained}", d_shipped)
     print_decisions(f"(b) fitted on train: Weights {fw.question_cover:.2f}/{fw.phrasing_cover:.2f}/"
                     f"{fw.fuzzy:.2f}, Thresholds answer {ft.answer:.0f} margin {ft.margin:.0f} "
                     f"clarify {ft.clarify:.0f} explained {ft.explained:.2f}", d_fitted)
+    print_decisions(f"(c) shipped weights + judge fitted on train: answers at confidence ≥ "
+                    f"{judge.threshold:.3f}", d_judged)
 
     # ---- targets
     print()
     print("Targets (DEV)")
     best_baseline = max(base_results, key=lambda r: r.top1)
-    for label, top1, d in (("(a) shipped", s1, d_shipped), ("(b) fitted", f1, d_fitted)):
+    for label, top1, d in (("(a) shipped", s1, d_shipped), ("(b) fitted", f1, d_fitted),
+                           ("(c) judge", j1, d_judged)):
         print(f"  {label}")
         print(f"    engine top-1 above every baseline: {pct(top1)} vs best baseline "
               f"{pct(best_baseline.top1)} ({best_baseline.name.split(':')[0]}; "

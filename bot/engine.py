@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
+from bot.judge import Candidate, Example, Judge, Labelled
 from bot.kb import TZ, Entry, Knowledge, When
-from bot.search import Features, Index, Query, Speller, TermSets, Weights, count_features
+from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, to_traditional
 
 MAX_QUESTION_CHARS = 1000
@@ -100,6 +101,8 @@ class _Scored:
     score: float
     explained: float  # share of the question's information found anywhere in the entry
     foreign: bool  # the question names a number or a named thing the entry never mentions
+    hit: Hit  # its best phrasing's
+    confidence: float | None = None  # the judge's, when there is one (on the first only)
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
@@ -129,8 +132,10 @@ class Engine:
     """Knowledge → index → decisions. Build once per knowledge version; ``ask`` is pure."""
 
     def __init__(self, knowledge: Knowledge, clock: Callable[[], datetime] | None = None,
-                 thresholds: Thresholds | None = None, weights: Weights | None = None) -> None:
+                 thresholds: Thresholds | None = None, weights: Weights | None = None,
+                 judge: Judge | None = None) -> None:
         self.knowledge = knowledge
+        self.judge = judge  # a learned second opinion (bot/judge.py); None: thresholds alone
         self.clock = clock or (lambda: datetime.now(TZ))
         self.thresholds = thresholds or Thresholds()
         kinds = list(knowledge.question_words)
@@ -291,10 +296,10 @@ class Engine:
         """Entries by score: the best phrasing's score, plus how much of the question the
         entry's answer speaks of (which tells apart entries whose phrasings look alike)."""
         query = self.index.query(tokens)
-        best: dict[int, float] = {}
+        best: dict[int, Hit] = {}
         for hit in self.index.search_query(query):
-            if hit.score > best.get(hit.key, -1.0):
-                best[hit.key] = hit.score
+            if hit.key not in best or hit.score > best[hit.key].score:
+                best[hit.key] = hit
         if not best:
             return []
         keys = list(best)
@@ -302,14 +307,48 @@ class Engine:
         w = self.index.weights
         share, ec = w.answer_cover, w.entry_cover
         # one array expression: the same float operations, in the same order, as per entry
-        mixed = ((1 - share - ec) * np.fromiter(best.values(), dtype=np.float64, count=len(best))
+        hit_scores = np.fromiter((h.score for h in best.values()), dtype=np.float64,
+                                 count=len(best))
+        mixed = ((1 - share - ec) * hit_scores
                  + share * 100 * covered + ec * 100 * explained)
         mixed = np.where(foreign, mixed * (1 - w.foreign), mixed)
         entries = self.knowledge.entries
-        ranked = [_Scored(entries[key], m, x, f) for key, m, x, f in
+        ranked = [_Scored(entries[key], m, x, f, best[key]) for key, m, x, f in
                   zip(keys, mixed.tolist(), explained.tolist(), foreign.tolist(), strict=True)]
         ranked.sort(key=lambda r: r.score, reverse=True)
+        if self.judge is not None:
+            ranked = self._judged(tokens, ranked, self.judge)
         return ranked
+
+    def _judged(self, tokens: list[str], ranked: list[_Scored], judge: Judge) -> list[_Scored]:
+        """The first ``judge.depth`` entries in the judge's order, the first with its
+        confidence."""
+        head = ranked[:judge.depth]
+        order, confidence = judge.review(tokens, self.candidates(head), self.index.information)
+        head = [head[i] for i in order]
+        head[0] = replace(head[0], confidence=confidence)
+        return head + ranked[judge.depth:]
+
+    def candidates(self, ranked: list[_Scored]) -> list[Candidate]:
+        """What the judge reads of ranked entries."""
+        texts = self.index._texts_of(np.array([r.hit.doc for r in ranked], dtype=np.int64))
+        return [Candidate(r.hit.key, r.score, r.explained, r.foreign, r.hit.question_cover,
+                          r.hit.phrasing_cover, r.hit.fuzzy, text.split())
+                for r, text in zip(ranked, texts, strict=True)]
+
+    def example(self, labelled: Labelled, depth: int = 5) -> Example:
+        """A labelled question as this engine sees it (judge aside), to fit a judge on."""
+        tokens, _ = self.understand(labelled.text)
+        judge, self.judge = self.judge, None
+        try:
+            ranked = self.rank(tokens)[:depth]
+        finally:
+            self.judge = judge
+        cands = self.candidates(ranked)
+        entry = self.knowledge.entries[labelled.entry]
+        gold = [c.tokens for c in cands if c.key == labelled.entry]
+        gold_tokens = gold[0] if gold else self.normalizer.tokens(entry.questions.zh[0])
+        return Example(list(tokens), cands, labelled.entry, labelled.same, gold_tokens)
 
     def _coverage(self, keys: list[int], query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each entry: the share of the question's information its answer covers; the
@@ -338,8 +377,12 @@ class Engine:
             return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=float(score))
         top = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if (top.score >= t.answer and top.score - runner_up >= t.margin
-                and top.explained >= t.explained and not top.foreign):
+        if top.confidence is not None and self.judge is not None:
+            sure = top.confidence >= self.judge.threshold
+        else:
+            sure = (top.score >= t.answer and top.score - runner_up >= t.margin
+                    and top.explained >= t.explained and not top.foreign)
+        if sure:
             return self._answer(top.entry, top.score, lang)
         close = [r for r in ranked[:3] if r.score >= t.clarify
                  and top.score - r.score <= t.suggest_within]
