@@ -47,6 +47,7 @@ DB_NAME = "bot.sqlite3"
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 CODE_LENGTH = 6
 ACTIVE = ("booked", "waiting")
+FLOWLESS_KEPT = 100_000  # users remembered as outside any dialogue (then forgotten at once)
 
 # Each migration is a list of statements applied in one transaction; the schema version is the
 # number of migrations applied. Never edit a released migration: append a new one.
@@ -415,6 +416,9 @@ class Store:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
+        # Users known to be in no sign-up dialogue: nearly every message asks, and nearly
+        # every answer is "none", so this spares the query (this process is the only writer).
+        self._flowless: set[str] = set()
         # Told of every committed booking change (the metrics count them); never raise.
         self.booking_listeners: list[BookingListener] = []
 
@@ -505,8 +509,13 @@ class Store:
     # ------------------------------------------------------------------ dialogues
 
     async def get_flow(self, key: str) -> Flow | None:
+        if key in self._flowless:
+            return None
         rows = await self._rows("SELECT * FROM dialogues WHERE user_key = ?", (key,))
         if not rows:
+            if len(self._flowless) >= FLOWLESS_KEPT:
+                self._flowless.clear()
+            self._flowless.add(key)
             return None
         row = rows[0]
         return Flow(row["user_key"], row["step"], json.loads(row["data"]), row["lang"],
@@ -515,6 +524,7 @@ class Store:
     @_atomic
     async def save_flow(self, key: str, step: str, data: Mapping[str, Any], lang: str,
                         now: datetime) -> None:
+        self._flowless.discard(key)
         async with self._write() as db:
             await db.execute(
                 "INSERT INTO dialogues (user_key, step, data, lang, updated_at) "
@@ -527,6 +537,7 @@ class Store:
     async def clear_flow(self, key: str) -> None:
         async with self._write() as db:
             await db.execute("DELETE FROM dialogues WHERE user_key = ?", (key,))
+        self._flowless.add(key)
 
     @_atomic
     async def purge_flows(self, before: datetime) -> int:
