@@ -293,6 +293,14 @@ class Engine:
         return self.normalizer.tokens_from_base(fixed), pinyin
 
     def rank(self, tokens: list[str]) -> list[_Scored]:
+        """Entries best first: by score (:meth:`scored`), then, with a judge, its first few in
+        the judge's order."""
+        ranked = self.scored(tokens)
+        if self.judge is not None and ranked:
+            ranked = self._judged(tokens, ranked, self.judge)
+        return ranked
+
+    def scored(self, tokens: list[str]) -> list[_Scored]:
         """Entries by score: the best phrasing's score, plus how much of the question the
         entry's answer speaks of (which tells apart entries whose phrasings look alike)."""
         query = self.index.query(tokens)
@@ -316,8 +324,6 @@ class Engine:
         ranked = [_Scored(entries[key], m, x, f, best[key]) for key, m, x, f in
                   zip(keys, mixed.tolist(), explained.tolist(), foreign.tolist(), strict=True)]
         ranked.sort(key=lambda r: r.score, reverse=True)
-        if self.judge is not None:
-            ranked = self._judged(tokens, ranked, self.judge)
         return ranked
 
     def _judged(self, tokens: list[str], ranked: list[_Scored], judge: Judge) -> list[_Scored]:
@@ -331,7 +337,7 @@ class Engine:
 
     def candidates(self, ranked: list[_Scored]) -> list[Candidate]:
         """What the judge reads of ranked entries."""
-        texts = self.index._texts_of(np.array([r.hit.doc for r in ranked], dtype=np.int64))
+        texts = self.index.texts_of(np.array([r.hit.doc for r in ranked], dtype=np.int64))
         return [Candidate(r.hit.key, r.score, r.explained, r.foreign, r.hit.question_cover,
                           r.hit.phrasing_cover, r.hit.fuzzy, text.split())
                 for r, text in zip(ranked, texts, strict=True)]
@@ -339,12 +345,7 @@ class Engine:
     def example(self, labelled: Labelled, depth: int = 5) -> Example:
         """A labelled question as this engine sees it (judge aside), to fit a judge on."""
         tokens, _ = self.understand(labelled.text)
-        judge, self.judge = self.judge, None
-        try:
-            ranked = self.rank(tokens)[:depth]
-        finally:
-            self.judge = judge
-        cands = self.candidates(ranked)
+        cands = self.candidates(self.scored(tokens)[:depth])
         entry = self.knowledge.entries[labelled.entry]
         gold = [c.tokens for c in cands if c.key == labelled.entry]
         gold_tokens = gold[0] if gold else self.normalizer.tokens(entry.questions.zh[0])

@@ -265,7 +265,7 @@ class Index:
         self.unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self._single: np.ndarray | None = None  # which terms are single tokens, when needed
 
-    def _texts_of(self, docs: np.ndarray) -> list[str]:
+    def texts_of(self, docs: np.ndarray) -> list[str]:
         """The phrasings' tokens, space-separated (all kept in one string: 100k small strings
         cost twice the memory)."""
         starts, ends = self._text_start[docs].tolist(), self._text_start[docs + 1].tolist()
@@ -370,7 +370,7 @@ class Index:
         # the same float operations, in the same order, as one Python expression per hit
         q_cover = np.minimum(matched / question_info, 1.0)
         p_cover = np.minimum(matched / np.maximum(self.doc_info[docs], 1e-9), 1.0)
-        ratio = process.cdist([query.text], self._texts_of(docs), scorer=fuzz.token_sort_ratio,
+        ratio = process.cdist([query.text], self.texts_of(docs), scorer=fuzz.token_sort_ratio,
                               dtype=np.float64)[0] / 100
         score = 100 * (w.question_cover * q_cover + w.phrasing_cover * p_cover + w.fuzzy * ratio)
         order = (-score).argsort(kind="stable").tolist()  # best first, ties in found order
