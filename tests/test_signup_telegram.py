@@ -24,16 +24,16 @@ import pytest
 from aiohttp import web
 from telegram.error import BadRequest
 
-from bot.app import STATE, AppState, create_app
+from bot.app import STATE, AppState
 from bot.channels import telegram
 from bot.channels.telegram import BOT, TelegramNotifier
 from bot.dialogue import Dialogue, PermanentDeliveryError, say
 from bot.engine import Engine, Reply, Status
 from bot.kb import TZ, load_knowledge
-from bot.settings import Settings
 from bot.store import Draft
 from tests.fake_bot_api import GROUP_ID, Call, FakeBotApi
 from tests.open_day_helpers import SESSION_A, SESSION_B, TODAY, Clock, knowledge_copy
+from tests.telegram_helpers import running
 
 ME = 42
 OTHER = 43
@@ -55,30 +55,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
-
-
-@contextlib.asynccontextmanager
-async def running(fake: FakeBotApi, engine: Engine, data_dir: Path,
-                  **settings: Any) -> AsyncIterator[web.Application]:
-    """The whole app started (storage, scheduler, Telegram polling the fake API)."""
-    app = create_app(Settings(telegram_token=fake.token, telegram_api_base_url=fake.base_url,
-                              data_dir=data_dir, port=0, **settings), engine)
-    app[BOT].outbox_interval = 0.1
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    try:
-        yield app
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
 async def app(fake: FakeBotApi, engine: Engine, tmp_path: Path,
               clock: Clock) -> AsyncIterator[web.Application]:
-    async with running(fake, engine, tmp_path, admin_ids=frozenset({ADMIN})) as started:
+    async with running(fake, engine, tmp_path, admin_ids=frozenset({ADMIN})) as (started, _port):
         yield started
 
 
@@ -586,7 +565,7 @@ async def test_broken_knowledge_is_told_to_the_admins_once(fake: FakeBotApi, tmp
     broken_knowledge = knowledge_copy(tmp_path)
     engine = Engine(load_knowledge(broken_knowledge))
     async with running(fake, engine, tmp_path / "data", knowledge_dir=broken_knowledge,
-                       admin_ids=frozenset({ADMIN, ADMIN_2})) as started:
+                       admin_ids=frozenset({ADMIN, ADMIN_2})) as (started, _port):
         state = state_of(started)
         assert state.watcher is not None
         assert started[BOT].tell_admins in state.notify_admins
@@ -606,7 +585,7 @@ async def test_broken_knowledge_is_told_to_the_admins_once(fake: FakeBotApi, tmp
 
 async def test_tell_admins_reaches_every_admin_even_if_one_blocked_the_bot(
         fake: FakeBotApi, engine: Engine, tmp_path: Path, clock: Clock):
-    async with running(fake, engine, tmp_path, admin_ids=frozenset({ADMIN, ADMIN_2})) as started:
+    async with running(fake, engine, tmp_path, admin_ids=frozenset({ADMIN, ADMIN_2})) as (started, _port):
         fake.blocked.add(ADMIN)
         await started[BOT].tell_admins("知识库有错误：expo.yaml <第3行>")
         [told] = await fake.wait_sent(chat_id=ADMIN_2)

@@ -23,19 +23,13 @@ from bot.kb import TZ, load_knowledge
 from bot.settings import Settings
 from bot.store import Store, user_key
 from tests.open_day_helpers import SESSION_A, SESSION_B, TODAY, Clock, knowledge_copy
-from tests.web_helpers import Chat, chromium, open_chat, serve
+from tests.web_helpers import Chat, open_chat, serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CODE = re.compile(r"(?:预约码|候补编号)：([A-Z0-9]{6})")  # a booking, or a place waiting
 FIRST = re.compile(r"^1\. 3月16日 09:30")  # session A's button
 SECOND = re.compile(r"^2\. 4月13日 14:00")  # session B's
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

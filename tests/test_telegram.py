@@ -8,7 +8,6 @@ sent from it. Nothing of PTB is mocked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -25,32 +24,11 @@ from bot.conversation import Asker
 from bot.engine import Action, Engine, Link, Reply, Status, Suggestion
 from bot.settings import Settings
 from tests.fake_bot_api import GROUP_ID, FakeBotApi
+from tests.telegram_helpers import running
 
 ZH_MENU = [item.zh for item in MENU]
 EN_MENU = [item.en for item in MENU]
 AMBIGUOUS = ["品博会", "平台", "质量奖", "一站式平台", "质量月"]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi() as api:
-        yield api
-
-
-@contextlib.asynccontextmanager
-async def running(fake: FakeBotApi, engine: Engine, data_dir: Path,
-                  **settings: object) -> AsyncIterator[tuple[web.Application, int]]:
-    """The whole server on 127.0.0.1 (a free port), Telegram pointed at the fake API."""
-    app = create_app(Settings(telegram_token=fake.token, telegram_api_base_url=fake.base_url,
-                              data_dir=data_dir, port=0, **settings), engine)  # type: ignore[arg-type]
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield app, runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -19,15 +19,9 @@ from playwright.async_api import Browser, Route, expect
 
 from bot.app import STATE
 from bot.store import Draft, user_key
-from tests.web_helpers import DESKTOP, PHONE, Chat, chromium, open_chat, serve, shipped_engine
+from tests.web_helpers import DESKTOP, PHONE, Chat, open_chat, serve, shipped_engine
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as launched:
-        yield launched
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory
