@@ -279,12 +279,15 @@ class FakeBotApi:
         return await self.inject({"edited_message": body})
 
     async def callback(self, data: str, *, user_id: int = 42, chat_id: int | None = None,
-                       message_id: int = 999, language_code: str = "zh-hans") -> int:
-        """A press of an inline button with ``data`` on the bot's message ``message_id``."""
+                       message_id: int = 999, language_code: str = "zh-hans",
+                       markup: dict[str, Any] | None = None) -> int:
+        """A press of an inline button with ``data`` on the bot's message ``message_id``
+        (which carries ``markup``, the keyboard the bot sent with it, when given)."""
         chat_id = user_id if chat_id is None else chat_id
         message = {"message_id": message_id, "date": int(time.time()),
                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
-                   "from": self.bot_user, "text": "…"}
+                   "from": self.bot_user, "text": "…",
+                   **({"reply_markup": markup} if markup else {})}
         query = {"id": str(next(self._update_ids) * 7919), "chat_instance": "ci",
                  "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
                           "language_code": language_code},

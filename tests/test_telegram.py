@@ -213,6 +213,22 @@ async def test_double_tap_answers_both_queries_and_replies_once(fake: FakeBotApi
     assert len(fake.sent()) == 2
 
 
+async def test_a_vote_is_thanked_and_takes_the_vote_buttons_off_the_answer(
+        fake: FakeBotApi, bot: web.Application):
+    await fake.message("品博会什么时候举办")
+    [answer] = await fake.wait_sent()
+    votes = [d for _, d in answer.buttons() if d.startswith("fb:")]
+    others = [d for _, d in answer.buttons() if not d.startswith("fb:")]
+    assert votes == ["fb:up:expo-date", "fb:down:expo-date"]
+
+    await fake.callback("fb:down:expo-date", message_id=777, markup=answer.markup)
+    [thanks] = await fake.wait_sent(after=1)
+    assert "谢谢" in thanks.text or "感谢" in thanks.text
+    [edit] = await fake.wait_for("editMessageReplyMarkup")
+    assert int(edit.params["message_id"]) == 777
+    assert others and [d for _, d in edit.buttons()] == others  # the rest of the keyboard stays
+
+
 async def test_a_button_on_an_old_message_works_after_a_restart(fake: FakeBotApi, engine: Engine,
                                                                 tmp_path: Path):
     question, expected = first_clarifying(engine)

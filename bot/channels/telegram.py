@@ -844,6 +844,8 @@ class TelegramBot:
             return
         reply = await self.state.conversation.press(self.asker(update), query.data)
         await self.send_reply(update, context, reply)
+        if query.data.startswith(FEEDBACK_PREFIX) and reply.kind == "feedback":
+            await without_feedback_row(query)
 
     def double_tap(self, user_id: int, message: object, data: str, within: float = 3.0) -> bool:
         """True for the same button of the same message pressed again within a few seconds."""
@@ -990,6 +992,21 @@ async def acknowledge(query: CallbackQuery) -> None:
         await query.answer()
     except BadRequest as exc:
         log.info("callback query %s not answered: %s", query.id, exc)
+
+
+async def without_feedback_row(query: CallbackQuery) -> None:
+    """Once the vote is in, the 👍/👎 row leaves the answer (its other buttons stay), so that
+    nobody wonders whether the tap counted. The message may be too old to edit: no matter."""
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if markup is None:
+        return
+    rows = [row for row in markup.inline_keyboard
+            if not any(str(b.callback_data or "").startswith(FEEDBACK_PREFIX) for b in row)]
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    except TelegramError as exc:
+        log.info("feedback row of message %s kept: %s", getattr(message, "message_id", "?"), exc)
 
 
 def is_private(chat: object) -> bool:
