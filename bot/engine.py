@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.judge import Candidate, Example, Judge, Labelled
+from bot.judge import DEPTH, Candidate, Example, Judge, Labelled
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, to_traditional
@@ -342,7 +342,7 @@ class Engine:
                           r.hit.phrasing_cover, r.hit.fuzzy, text.split())
                 for r, text in zip(ranked, texts, strict=True)]
 
-    def example(self, labelled: Labelled, depth: int = 5) -> Example:
+    def example(self, labelled: Labelled, depth: int = DEPTH) -> Example:
         """A labelled question as this engine sees it (judge aside), to fit a judge on."""
         tokens, _ = self.understand(labelled.text)
         cands = self.candidates(self.scored(tokens)[:depth])
