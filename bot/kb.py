@@ -22,7 +22,7 @@ from bot.text import Normalizer
 
 TZ = ZoneInfo("Asia/Shanghai")
 CATEGORIES = ("campaign", "tasks", "nqi", "expo", "awards", "brands", "contest")
-SPECIAL_FILES = ("synonyms.yaml", "smalltalk.yaml", "open_day.yaml")
+SPECIAL_FILES = ("synonyms.yaml", "smalltalk.yaml", "open_day.yaml", "glossary.yaml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -109,6 +109,9 @@ class Entry(_Strict):
     source: str | list[str]
     dates: list[EventDate] = Field(default_factory=list)
     related: list[str] = Field(default_factory=list)
+    # Facts staff supply that the article does not have (open-day sessions …): the source
+    # checks of bot.factcheck accept these tokens in the answers.
+    not_in_source: list[str] = Field(default_factory=list)
 
     @field_validator("answer", mode="before")
     @classmethod
@@ -358,7 +361,8 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         if doc is not None:
             docs[path.name] = doc
 
-    synonyms = _load_synonyms(docs.get("synonyms.yaml"), "synonyms", problems)
+    synonym_meta: list[tuple[list[str], bool, int]] = []
+    synonyms = _load_synonyms(docs.get("synonyms.yaml"), "synonyms", problems, synonym_meta)
     question_words = _load_question_words(docs.get("synonyms.yaml"), problems)
     fillers = _load_fillers(docs.get("synonyms.yaml"), problems)
     smalltalk = _load_smalltalk(docs.get("smalltalk.yaml"), problems)
@@ -388,6 +392,9 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
     open_day = _load_open_day(docs.get("open_day.yaml"), raw_ids, problems)
+    if not problems:
+        _factcheck(directory, entries, where, docs, question_words, synonym_meta, problems,
+                   warnings)
     if problems:
         raise KnowledgeError(problems, warnings)
     return Knowledge(
@@ -439,7 +446,8 @@ def _load_entries(doc: _Doc, problems: list[Problem]) -> list[tuple[int, Entry]]
     return out
 
 
-def _load_synonyms(doc: _Doc | None, key: str, problems: list[Problem]) -> list[list[str]]:
+def _load_synonyms(doc: _Doc | None, key: str, problems: list[Problem],
+                   meta: list[tuple[list[str], bool, int]] | None = None) -> list[list[str]]:
     if doc is None or doc.data is None:
         return []
     groups = doc.data.get(key) if isinstance(doc.data, dict) else None
@@ -451,12 +459,19 @@ def _load_synonyms(doc: _Doc | None, key: str, problems: list[Problem]) -> list[
         return []
     out = []
     for i, group in enumerate(groups):
+        confirmed = False
+        if isinstance(group, dict) and set(group) <= {"words", "confirmed"}:
+            # {words: [...], confirmed: true}: staff confirm members the article lacks
+            confirmed = group.get("confirmed") is True
+            group = group.get("words")
         if (not isinstance(group, list) or len(group) < 2
                 or not all(isinstance(x, str | int) and str(x).strip() for x in group)):
             problems.append(Problem(doc.name, doc.line((key, i)), f"{key}[{i}]",
                                     "a group is a list of at least two words, the usual one first"))
             continue
         out.append([str(x).strip() for x in group])
+        if meta is not None:
+            meta.append((out[-1], confirmed, doc.line((key, i))))
     return out
 
 
@@ -604,6 +619,39 @@ def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any,
         if not entry.answer.en:
             warnings.append(Problem(doc.name, at("answer"), f"{label} answer.en",
                                     "no English answer: English askers get the Chinese one"))
+
+
+def _factcheck(directory: Path, entries: list[Entry],
+               where: dict[str, tuple[_Doc, tuple[Any, ...]]], docs: dict[str, _Doc],
+               question_words: dict[str, list[str]],
+               synonym_meta: list[tuple[list[str], bool, int]], problems: list[Problem],
+               warnings: list[Problem]) -> None:
+    """The answers against their sources (bot.factcheck); errors and warnings with file,
+    line and token."""
+    from bot import factcheck
+
+    gdoc = docs.get("glossary.yaml")
+    gname = gdoc.name if gdoc else _display(directory / "glossary.yaml")
+    glossary, article = factcheck.load_glossary(
+        gdoc.data if gdoc else None, lambda *p: gdoc.line(p) if gdoc else 1, gname, directory,
+        problems)
+    if glossary.article and article is None:
+        warnings.append(Problem(gname, gdoc.line(("report", "article")) if gdoc else 1,
+                                "report.article", f"the article {glossary.article} was not "
+                                "found: synonyms are not checked against it"))
+
+    def line(entry_id: str, *sub: Any) -> int:
+        doc, path = where[entry_id]
+        return doc.line(path + sub)
+
+    for entry in entries:
+        factcheck.check_entry(entry, glossary, line, where[entry.id][0].name, problems, warnings)
+    words = [w for ws in question_words.values() for w in ws]
+    factcheck.check_phrasings(entries, glossary, words, line,
+                              {i: d.name for i, (d, _) in where.items()}, warnings)
+    sdoc = docs.get("synonyms.yaml")
+    if sdoc is not None:
+        factcheck.check_synonyms(synonym_meta, article, sdoc.name, warnings)
 
 
 # --------------------------------------------------------------------------- advice
