@@ -113,6 +113,15 @@ class Entry(_Strict):
     # checks of bot.factcheck accept these tokens in the answers.
     not_in_source: list[str] = Field(default_factory=list)
 
+    @field_validator("not_in_source", mode="before")
+    @classmethod
+    def _tokens(cls, value: Any) -> Any:
+        """Staff write figures unquoted (not_in_source: [12345]); they are tokens of text."""
+        if isinstance(value, list):
+            return [str(x) if isinstance(x, int | float) and not isinstance(x, bool) else x
+                    for x in value]
+        return value
+
     @field_validator("answer", mode="before")
     @classmethod
     def _answer_given(cls, value: Any) -> Any:

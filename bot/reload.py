@@ -4,14 +4,16 @@ Staff save files while the bot is serving. A change is picked up by polling (one
 file per second: no extra dependency, works on every file system, including network shares);
 the new folder is loaded and indexed in a worker thread, and only a complete, valid engine
 replaces the one being served. A broken edit leaves the last good knowledge in place, is
-logged with file and line, and is reported once per broken version.
+logged with file and line, and is reported once per broken version. Warnings of a good
+reload (an answer saying 目前 with no year, a generic phrasing, an unconfirmed synonym …) are
+told to the admins once each, with the reload message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ class ReloadResult:
     entries: int = 0
     problems: tuple[Problem, ...] = ()
     changed: bool = True
+    warnings: tuple[Problem, ...] = ()  # new since the admins were last told
 
     def describe(self, lang: str = "zh") -> str:
         """One message for an admin."""
@@ -35,8 +38,15 @@ class ReloadResult:
             return (f"Knowledge unchanged (version {self.version})." if lang == "en"
                     else f"知识库没有变化（版本 {self.version}）。")
         if self.ok:
-            return (f"Knowledge reloaded: {self.entries} entries, version {self.version}."
+            text = (f"Knowledge reloaded: {self.entries} entries, version {self.version}."
                     if lang == "en" else f"知识库已重新加载：{self.entries} 个条目，版本 {self.version}。")
+            if self.warnings:
+                text += "\n" + ("Please check (the bot uses the new version):" if lang == "en"
+                                else "请检查以下提醒（机器人已使用新版本）：")
+                text += "".join(f"\nwarning: {w}" for w in self.warnings[:10])
+                if len(self.warnings) > 10:
+                    text += f"\n… (+{len(self.warnings) - 10})"
+            return text
         head = ("The knowledge has errors; still serving the last good version:" if lang == "en"
                 else "知识库有错误，机器人仍使用上一版正确内容回答：")
         shown = [str(p) for p in self.problems[:10]]
@@ -53,7 +63,7 @@ class KnowledgeWatcher:
                  on_loaded: Callable[[Engine], None],
                  on_broken: Callable[[ReloadResult], Awaitable[None]] | None = None,
                  build: Callable[[Path], Engine] | None = None,
-                 interval: float = 1.0) -> None:
+                 interval: float = 1.0, current_warnings: Iterable[Problem] = ()) -> None:
         self.directory = directory
         self.version = current_version
         self._on_loaded = on_loaded
@@ -62,6 +72,8 @@ class KnowledgeWatcher:
         self.interval = interval
         self._stamp = self._fingerprint()
         self._reported: frozenset[Problem] | None = None
+        # warnings the admins know of (those of the folder served at start are not news)
+        self._warned = {(w.file, w.where, w.message) for w in current_warnings}
         self._lock = asyncio.Lock()
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
@@ -97,12 +109,28 @@ class KnowledgeWatcher:
             self._reported = None
             version = engine.knowledge.version
             changed = version != self.version
+            fresh = self._new_warnings(getattr(engine.knowledge, "warnings", []))
+            result = ReloadResult(True, version, len(engine.knowledge.entries), changed=changed,
+                                  warnings=fresh)
             if changed:
                 self.version = version
                 self._on_loaded(engine)
                 log.info("knowledge reloaded: %d entries, version %s",
                          len(engine.knowledge.entries), version)
-            return ReloadResult(True, version, len(engine.knowledge.entries), changed=changed)
+                for warning in fresh:
+                    log.warning("knowledge: %s", warning)
+                if fresh and self._on_broken is not None:
+                    try:  # the same channel as errors: the admins, once per warning
+                        await self._on_broken(result)
+                    except Exception:
+                        log.exception("could not tell the admins about the knowledge warnings")
+            return result
+
+    def _new_warnings(self, warnings: list[Problem]) -> tuple[Problem, ...]:
+        """Warnings the admins have not been told yet (a line shift is not a new warning)."""
+        fresh = tuple(w for w in warnings if (w.file, w.where, w.message) not in self._warned)
+        self._warned |= {(w.file, w.where, w.message) for w in warnings}
+        return fresh
 
     async def _broken(self, result: ReloadResult) -> None:
         for problem in result.problems:
