@@ -64,6 +64,11 @@ _ZH_NUMERAL_WORD = re.compile(r"第?([一二两三四五六七八九十]+)(?=[�
 _LIST_NUMBER = re.compile(r"^\s*\d+[.、)]\s*", re.MULTILINE)
 _EN_CHINESE = re.compile(rf"\(([^()]*[{_CJK}][^()]*)\)|“([^”]*[{_CJK}][^”]*)”")
 
+# A person's name follows a post (局长高善武) or comes before 同志; the characters that may
+# follow a two-character name tell where it ends.
+_POSTS = ("局长", "主任", "总经理", "副书记", "书记", "记者", "院长", "董事长", "市长", "省长")
+_AFTER_NAME = set("发现在介说等、，。：；和与及同为是的")
+
 # Time words that, in the article, mean "September 2022" and so need a year beside them.
 TIME_WORDS_ZH = ("截至目前", "目前", "今年", "现在", "如今", "最近", "至今")
 TIME_WORDS_EN = ("currently", "to date", "this year", "at present", "nowadays", "now",
@@ -230,6 +235,9 @@ def check_entry(entry: Entry, glossary: Glossary, line: Line, file: str,
     for name in glossary.names:
         if name in zh and not _name_in(name, source) and not _allowed(name, entry):
             error(name, "this name is not in the entry's source sentences")
+    for person in _persons(zh):
+        if person not in source and not _allowed(person, entry):
+            error(person, "this person, with this post, is not in the entry's source sentences")
 
     en = entry.answer.en
     if en:
@@ -277,6 +285,19 @@ def check_entry(entry: Entry, glossary: Glossary, line: Line, file: str,
                             f"'{question}' asks about today ('{word}'); the answer only knows "
                             "2022: ask about 2022 instead"))
                         break
+
+
+def _persons(text: str) -> list[str]:
+    """Names after a post (局长高善武) or before 同志 (黄克兴同志), as the article writes them."""
+    found = []
+    for post in _POSTS:
+        for m in re.finditer(re.escape(post) + rf"([{_CJK}]{{2,3}})", text):
+            name = m.group(1)
+            if len(name) == 3 and name[2] in _AFTER_NAME:
+                name = name[:2]
+            found.append(post + name)
+    found += [m.group(0) for m in re.finditer(rf"[{_CJK}]{{2,3}}同志", text)]
+    return found
 
 
 def _name_in(name: str, source: str) -> bool:

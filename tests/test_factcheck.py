@@ -136,6 +136,15 @@ def test_a_quoted_title_not_in_the_source_is_an_error(tmp_path: Path) -> None:
     assert any("“好品青岛”" in p.message and "quoted title" in p.message for p in found)
 
 
+def test_a_changed_person_is_an_error(tmp_path: Path) -> None:
+    bad = change("总经理李茂喜推介了品博会", "总经理李茂春推介了品博会")
+    bad = change("Li Maoxi of the", "Li Maochun of the", bad)
+    found = errors(tmp_path, bad)
+    assert any("'总经理李茂春'" in p.message and "person" in p.message for p in found)
+    wrong_post = change("总经理李茂喜推介了品博会", "局长李茂喜推介了品博会")
+    assert any("'局长李茂喜'" in p.message for p in errors(tmp_path, wrong_post))
+
+
 def test_a_wrong_english_number_is_an_error(tmp_path: Path) -> None:
     bad = change("Qingdao had 19 China", "Qingdao had 91 China")
     found = errors(tmp_path, bad)
