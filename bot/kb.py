@@ -401,9 +401,8 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
     open_day = _load_open_day(docs.get("open_day.yaml"), raw_ids, problems)
-    if not problems:
-        _factcheck(directory, entries, where, docs, question_words, synonym_meta, problems,
-                   warnings)
+    # every entry that loaded is checked, so all problems are reported at once
+    _factcheck(directory, entries, where, docs, question_words, synonym_meta, problems, warnings)
     if problems:
         raise KnowledgeError(problems, warnings)
     return Knowledge(
