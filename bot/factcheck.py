@@ -263,6 +263,18 @@ def check_entry(entry: Entry, glossary: Glossary, line: Line, file: str,
             if name in zh and english.lower() not in lowered:
                 error(name, f"the glossary's English name is '{english}'; the English answer "
                       "translates it another way (or leaves it out)", en_line, "answer.en")
+        by_english: dict[str, list[str]] = {}
+        for name, english in glossary.names.items():
+            by_english.setdefault(english.lower(), []).append(name)
+        for english, names in by_english.items():
+            rest = lowered
+            for longer in by_english:  # "Qingdao Daily" inside "Qingdao Daily Newspaper Group"
+                if english in longer and longer != english:
+                    rest = rest.replace(longer, " ")
+            if re.search(rf"\b{re.escape(english)}\b", rest) \
+                    and not any(_short(n) in zh for n in names):
+                error(english, f"the English answer names {' / '.join(names)}, which the Chinese "
+                      "answer does not", en_line, "answer.en")
 
     for lang, text, english in (("zh", entry.answer.zh, False), ("en", en or "", True)):
         for word in _sentences_without_year(text, TIME_WORDS_EN if english else TIME_WORDS_ZH,
@@ -285,6 +297,14 @@ def check_entry(entry: Entry, glossary: Glossary, line: Line, file: str,
                             f"'{question}' asks about today ('{word}'); the answer only knows "
                             "2022: ask about 2022 instead"))
                         break
+
+
+def _short(name: str) -> str:
+    """The name without the prefixes Chinese answers often drop (质量基础设施一站式服务平台)."""
+    for prefix in ("质量基础设施", "青岛市", "青岛"):
+        if name.startswith(prefix) and len(name) > len(prefix) + 2:
+            return name[len(prefix):]
+    return name
 
 
 def _persons(text: str) -> list[str]:

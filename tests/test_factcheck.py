@@ -167,6 +167,13 @@ def test_a_name_translated_two_ways_is_an_error(tmp_path: Path) -> None:
     assert p.line == line_of(bad, "Qingdao Press Media Group")
 
 
+def test_an_organisation_changed_in_chinese_only_is_an_error(tmp_path: Path) -> None:
+    bad = change("青岛报业传媒集团总经理李茂喜推介了品博会", "青岛广电集团总经理李茂喜推介了品博会")
+    found = errors(tmp_path, bad)
+    assert any("qingdao newspaper media group" in p.message and "青岛报业传媒集团" in p.message
+               for p in found)
+
+
 def test_one_english_name_per_chinese_name_in_the_glossary(tmp_path: Path) -> None:
     twice = GLOSSARY.replace("  好品山东: Good Products of Shandong\n",
                              "  好品山东: Good Products of Shandong\n"
