@@ -55,6 +55,7 @@ from bot.store import (
     Flow,
     OutboxMessage,
     Store,
+    StoreUnavailable,
     mask_phone,
     user_key,
 )
@@ -1000,6 +1001,8 @@ class Dialogue:
                 await step()
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailable:
+                pass  # the store logs an unwritable database once a minute
             except Exception:
                 log.exception("open-day maintenance step failed; retrying on the next wake-up")
 
