@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +307,23 @@ async def test_misses_are_capped_per_asker(site: Site) -> None:
     assert site.state.recorder is not None
     await site.state.recorder.flush()
     assert len(await site.state.store.misses()) == 30
+
+
+async def test_misses_older_than_the_retention_period_are_purged(tmp_path: Path) -> None:
+    from bot.conversation import Asker
+    from bot.insights import Recorder
+
+    async with await Store.open(tmp_path / "bot.sqlite3") as store:
+        clock = [NOW]
+        recorder = Recorder(store, b"s" * 32, clock=lambda: clock[0], retention_days=180)
+        engine = shipped_engine()
+        reply = engine.ask("火星上的天气怎么样")
+        await recorder.question(Asker("web", "a"), "火星上的天气怎么样", reply, 0.001, engine)
+        await recorder.flush()
+        clock[0] = NOW + timedelta(days=179)
+        assert await recorder.purge() == 0 and len(await store.misses()) == 1
+        clock[0] = NOW + timedelta(days=181)
+        assert await recorder.purge() == 1 and await store.misses() == []
 
 
 def test_a_yaml_alias_bomb_is_refused_with_file_and_line(tmp_path: Path) -> None:

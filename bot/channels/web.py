@@ -171,6 +171,8 @@ async def _action(request: web.Request) -> web.Response:
     action = _required(body, "action")
     if len(action) > MAX_ACTION_CHARS:
         raise ApiError(400, "invalid_field", f"'action' is longer than {MAX_ACTION_CHARS} characters")
+    if not action.isprintable():
+        raise ApiError(400, "invalid_field", "'action' holds control characters")
     asker = _asker(request, body)
     reply = await request.app[STATE].conversation.press(asker, action)
     return _reply(reply)
