@@ -194,6 +194,7 @@ async def test_question_at_the_limit_is_accepted(api: Api) -> None:
     ({"action": "entry:" + "x" * 60}, 400),
     ({"action": "entry:expo-date", "lang": "de"}, 400),
     ({"action": "entry:\ud800"}, 400),
+    ({"action": "fb:down:\u0000"}, 400),
     ({"question": "品博会"}, 400),
 ])
 async def test_bad_action_fields(api: Api, payload: dict[str, Any], expected: int) -> None:
