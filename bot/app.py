@@ -72,6 +72,7 @@ class AppState:
     sessions: SignedSessions | None = None  # issues the web sessions, once the data folder is open
     rate_limit: RateLimit = field(init=False)  # /api/* requests per client address
     trusted_proxies: tuple[Network, ...] = field(init=False)
+    health_checked: float = float("-inf")  # when /healthz last wrote to the database
 
     def __post_init__(self) -> None:
         self.conversation = Conversation(lambda: self.engine)

@@ -471,6 +471,7 @@ class Store:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
+        self.writable = True  # False since a write failed on a full or read-only disk
         # Told of every committed booking change (the metrics count them); never raise.
         self.booking_listeners: list[BookingListener] = []
 
@@ -547,11 +548,13 @@ class Store:
                         await self._db.execute("ROLLBACK")
                     raise
                 await self._db.execute("COMMIT")
+                self.writable = True
             except sqlite3.OperationalError as exc:
                 if self._db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         await self._db.execute("ROLLBACK")
                 if _unavailable(exc):
+                    self.writable = False
                     _report_fault(self.path, exc)
                     raise StoreUnavailable(str(exc)) from None
                 raise

@@ -194,14 +194,7 @@ async def _messages(request: web.Request) -> web.Response:
 async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     knowledge = state.knowledge
-    problem = None
-    if state.store is None:
-        problem = "the database is not open"
-    else:
-        try:
-            await state.store.health(datetime.now(UTC))
-        except Exception as exc:  # a full or read-only disk, a damaged file
-            problem = f"the database cannot be written: {exc}"
+    problem = await _storage_problem(request.app)
     if problem is not None:
         return _json({"status": "unavailable", "error": "storage_unavailable",
                       "message": _message("storage_unavailable", _lang(request)),
@@ -213,6 +206,27 @@ async def _healthz(request: web.Request) -> web.Response:
         "loaded_at": datetime.fromtimestamp(state.loaded_at, UTC).isoformat(timespec="seconds"),
         "uptime_s": round(time.time() - state.started, 3),
     })
+
+
+HEALTH_KEPT = 1.0  # seconds a good database check is reused: probes cost a write a second
+
+
+async def _storage_problem(app: web.Application) -> str | None:
+    """None if the database answers and takes a write. A good answer is reused for
+    :data:`HEALTH_KEPT` seconds unless a write has failed since (a flood of probes must not
+    queue an fsync each in front of the sign-ups)."""
+    state = app[STATE]
+    store = state.store
+    if store is None:
+        return "the database is not open"
+    if store.writable and time.monotonic() - state.health_checked < HEALTH_KEPT:
+        return None
+    try:
+        await store.health(datetime.now(UTC))
+    except Exception as exc:  # a full or read-only disk, a damaged file
+        return f"the database cannot be written: {exc}"
+    state.health_checked = time.monotonic()
+    return None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
