@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 RELOAD_INTERVAL = 1.0  # seconds between two looks at the knowledge folder
 SESSION_KEY_FILE = "web.secret"
+QUESTIONS_AT_ONCE = 8  # web questions handled at once (a flood waits its turn in front)
 # What one connection may cost the server (aiohttp's own settings; see the README's
 # deployment notes): the request line and each header at most 8 KB, at most 100 headers, an
 # idle keep-alive connection closed after 15 s. Bodies must arrive within
@@ -73,6 +74,9 @@ class AppState:
     rate_limit: RateLimit = field(init=False)  # /api/* requests per client address
     trusted_proxies: tuple[Network, ...] = field(init=False)
     health_checked: float = float("-inf")  # when /healthz last wrote to the database
+    # Web questions answered at once; sign-up steps pass by (bot.channels.web._turn).
+    questions_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(
+        QUESTIONS_AT_ONCE))
 
     def __post_init__(self) -> None:
         self.conversation = Conversation(lambda: self.engine)

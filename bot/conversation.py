@@ -13,6 +13,12 @@ each question's outcome and answer time is counted, and questions the bot could 
 outright are kept for staff to review: fallbacks, "did you mean" questions together with what
 the asker then picked, and the question behind a 👎. Sign-up steps (names, phone numbers) are
 never recorded. ``observers`` (the metrics) are told of every question and counted vote.
+
+One person's calls run one after the other, on every channel (:class:`~bot.limits.PersonLocks`):
+a button press and a typed message sent at the same moment must not both read "no sign-up in
+progress" and lose the flow. When the database cannot be written (a full or read-only disk),
+a call that needed it answers ``kind="storage_unavailable"`` ("try again later") instead of
+failing; questions are still answered.
 """
 
 from __future__ import annotations

@@ -16,7 +16,15 @@ Times are stored as UTC ISO-8601 text (sortable); callers pass and receive aware
 Statistics are kept per Beijing-time day (:func:`local_day`). The statistics tables hold no user
 identity: at most a salted hash that changes daily (``misses.asker``).
 Names and phone numbers are never logged; phone numbers appear in logs only through
-:func:`mask_phone`.
+:func:`mask_phone`. Deleted rows are overwritten (``secure_delete``) and the write-ahead log is
+emptied after a deletion of personal data (:meth:`Store.checkpoint`).
+
+Faults: :meth:`Store.open` refuses a damaged file (``PRAGMA quick_check``) with
+:class:`StoreError`; a write that fails because the disk is full or read-only raises
+:class:`StoreUnavailable`, logged once a minute. The rules a script would bend are the
+database's own: one active booking per person and per mobile number per session (unique
+indexes), and :meth:`Store.book` counts a client address's sign-ups in the same transaction.
+The SQL is kept to what PostgreSQL also accepts (partial unique indexes, ``ON CONFLICT``).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import re
 import secrets
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -49,6 +58,7 @@ DB_NAME = "bot.sqlite3"
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 CODE_LENGTH = 6
 ACTIVE = ("booked", "waiting")
+IN_FLOW_KEPT = 10_000  # people remembered as mid-sign-up (the oldest forgotten first)
 
 # Each migration is a list of statements applied in one transaction; the schema version is the
 # number of migrations applied. Never edit a released migration: append a new one.
@@ -472,6 +482,9 @@ class Store:
         self.path = path
         self._lock = asyncio.Lock()
         self.writable = True  # False since a write failed on a full or read-only disk
+        # Who saved a sign-up step in this process and has not finished: a scheduling hint
+        # only (their requests go before a flood of questions), never used to decide a step.
+        self._in_flow: OrderedDict[str, None] = OrderedDict()
         # Told of every committed booking change (the metrics count them); never raise.
         self.booking_listeners: list[BookingListener] = []
 
@@ -600,6 +613,19 @@ class Store:
 
     # ------------------------------------------------------------------ dialogues
 
+    def in_flow(self, key: str) -> bool:
+        """Probably in the middle of a sign-up (a hint: see ``_in_flow``)."""
+        return key in self._in_flow
+
+    def _hint(self, key: str, active: bool) -> None:
+        if active:
+            self._in_flow[key] = None
+            self._in_flow.move_to_end(key)
+            while len(self._in_flow) > IN_FLOW_KEPT:
+                self._in_flow.popitem(last=False)
+        else:
+            self._in_flow.pop(key, None)
+
     async def get_flow(self, key: str) -> Flow | None:
         rows = await self._rows("SELECT * FROM dialogues WHERE user_key = ?", (key,))
         if not rows:
@@ -618,11 +644,13 @@ class Store:
                 "step = excluded.step, data = excluded.data, lang = excluded.lang, "
                 "updated_at = excluded.updated_at",
                 (key, step, json.dumps(dict(data), ensure_ascii=False), lang, _ts(now)))
+        self._hint(key, True)
 
     @_atomic
     async def clear_flow(self, key: str) -> None:
         async with self._write() as db:
             await db.execute("DELETE FROM dialogues WHERE user_key = ?", (key,))
+        self._hint(key, False)
 
     @_atomic
     async def purge_flows(self, before: datetime) -> int:

@@ -50,12 +50,13 @@ chat works offline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -65,7 +66,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import STATE
-from bot.conversation import STORAGE_DOWN, Asker
+from bot.conversation import DIALOGUE_ACTIONS, STORAGE_DOWN, Asker
 from bot.engine import MAX_QUESTION_CHARS, Reply
 from bot.limits import client_address, is_trusted, retry_after
 from bot.store import StoreUnavailable
@@ -162,7 +163,9 @@ async def _ask(request: web.Request) -> web.Response:
         raise ApiError(413, "too_large",
                        f"'question' is {len(question)} characters; at most {MAX_QUESTION_CHARS}")
     asker = _asker(request, body)
-    reply = await request.app[STATE].conversation.text(asker, question)
+    state = request.app[STATE]
+    async with _turn(state, asker, urgent=False):
+        reply = await state.conversation.text(asker, question)
     return _reply(reply)
 
 
@@ -174,8 +177,23 @@ async def _action(request: web.Request) -> web.Response:
     if not action.isprintable():
         raise ApiError(400, "invalid_field", "'action' holds control characters")
     asker = _asker(request, body)
-    reply = await request.app[STATE].conversation.press(asker, action)
+    state = request.app[STATE]
+    async with _turn(state, asker, urgent=action.partition(":")[0] in DIALOGUE_ACTIONS):
+        reply = await state.conversation.press(asker, action)
     return _reply(reply)
+
+
+@contextlib.asynccontextmanager
+async def _turn(state: Any, asker: Asker, urgent: bool) -> AsyncIterator[None]:
+    """Sign-up steps go straight in; everything else takes one of :data:`QUESTIONS_AT_ONCE`
+    places, so that a flood of questions queues in front of the gate, not in front of the
+    person signing up (who waits for at most that many questions, not for the whole flood)."""
+    store = state.store
+    if urgent or (store is not None and store.in_flow(f"web:{asker.user_id}")):
+        yield
+        return
+    async with state.questions_gate:
+        yield
 
 
 async def _messages(request: web.Request) -> web.Response:
