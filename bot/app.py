@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import socket
 import sys
 import time
@@ -31,14 +32,23 @@ from bot.dialogue import Dialogue, Scheduler, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
 from bot.kb import Knowledge, KnowledgeError, load_knowledge
+from bot.limits import Network, RateLimit, SignedSessions, TokenBucket, parse_networks
 from bot.reload import KnowledgeWatcher, ReloadResult
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, StoreError
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
 
 RELOAD_INTERVAL = 1.0  # seconds between two looks at the knowledge folder
+SESSION_KEY_FILE = "web.secret"
+QUESTIONS_AT_ONCE = 8  # web questions handled at once (a flood waits its turn in front)
+# What one connection may cost the server (aiohttp's own settings; see the README's
+# deployment notes): the request line and each header at most 8 KB, at most 100 headers, an
+# idle keep-alive connection closed after 15 s. Bodies must arrive within
+# bot.channels.web.BODY_TIMEOUT; MAX_CONCURRENT_REQUESTS bounds the requests handled at once.
+HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 100,
+               "keepalive_timeout": 15.0}
 
 log = logging.getLogger("bot")
 
@@ -60,9 +70,18 @@ class AppState:
     notify_admins: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
     watcher: KnowledgeWatcher | None = None  # live reload; ``await watcher.reload()`` = /reload
     metrics: Metrics | None = None  # set by bot.metrics.setup
+    sessions: SignedSessions | None = None  # issues the web sessions, once the data folder is open
+    rate_limit: RateLimit = field(init=False)  # /api/* requests per client address
+    trusted_proxies: tuple[Network, ...] = field(init=False)
+    health_checked: float = float("-inf")  # when /healthz last wrote to the database
+    # Web questions answered at once; sign-up steps pass by (bot.channels.web._turn).
+    questions_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(
+        QUESTIONS_AT_ONCE))
 
     def __post_init__(self) -> None:
         self.conversation = Conversation(lambda: self.engine)
+        self.rate_limit = TokenBucket(self.settings.rate_limit_per_minute)
+        self.trusted_proxies = parse_networks(self.settings.trusted_proxies)
 
     @property
     def knowledge(self) -> Knowledge:
@@ -94,16 +113,15 @@ async def storage(app: web.Application) -> AsyncIterator[None]:
     """Open the database (migrating it), give the conversation the sign-up dialogue and run
     the reminder scheduler; on shutdown stop the scheduler and close the database."""
     state = app[STATE]
-    try:
-        store = await Store.open(state.settings.database)
-    except Exception as exc:
-        log.error("cannot open the database %s: %s", state.settings.database, exc)
-        raise
+    store = await Store.open(state.settings.database)  # StoreError: serve() says it in one line
     state.store = store
+    state.sessions = _sessions(state.settings.data_dir)
     state.dialogue = Dialogue(store, lambda: open_day_of(state.engine.knowledge),
-                              reminder_time=state.settings.reminder_time)
+                              reminder_time=state.settings.reminder_time,
+                              signups_per_client=state.settings.signups_per_client_per_day)
     state.conversation.dialogue = state.dialogue
-    recorder = state.recorder = _recorder(store, state.settings.data_dir)
+    recorder = state.recorder = _recorder(store, state.settings.data_dir,
+                                          state.settings.misses_retention_days)
     state.conversation.recorder = recorder
     scheduler = asyncio.create_task(Scheduler(state.dialogue).run(), name="open-day scheduler")
     flusher = asyncio.create_task(recorder.run(), name="question counts") if recorder else None
@@ -128,9 +146,18 @@ async def storage(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-def _recorder(store: Store, data_dir: Path) -> Recorder | None:
+def _sessions(data_dir: Path) -> SignedSessions:
+    """The web sessions' signing key, kept in DATA_DIR so sessions survive a restart."""
     try:
-        return Recorder(store, load_salt(data_dir))
+        return SignedSessions(load_salt(data_dir, SESSION_KEY_FILE))
+    except (OSError, RuntimeError) as exc:  # still safe: a key for this process only
+        log.error("web sessions will not survive a restart: %s", exc)
+        return SignedSessions(secrets.token_bytes(32))
+
+
+def _recorder(store: Store, data_dir: Path, retention_days: int = 180) -> Recorder | None:
+    try:
+        return Recorder(store, load_salt(data_dir), retention_days=retention_days)
     except (OSError, RuntimeError) as exc:  # answering matters more than the statistics
         log.error("questions are not recorded for statistics and review: %s", exc)
         return None
@@ -205,7 +232,34 @@ def serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     app = create_app(settings, Engine(knowledge))
     mode = "web chat + API + Telegram" if settings.telegram_token else "web chat + API"
-    print(f"Serving {mode} on http://{host}:{port}/ "
-          f"({len(knowledge.entries)} entries, knowledge {knowledge.version})", flush=True)
-    web.run_app(app, sock=sock, print=None, shutdown_timeout=3, handle_signals=True)
+    limit_connections(app, settings.max_concurrent_requests)
+
+    async def started(app: web.Application) -> None:  # the last start-up step: all is up
+        print(f"Serving {mode} on http://{host}:{port}/ "
+              f"({len(knowledge.entries)} entries, knowledge {knowledge.version})", flush=True)
+
+    app.on_startup.append(started)
+    try:
+        web.run_app(app, sock=sock, print=None, shutdown_timeout=3, handle_signals=True,
+                    access_log_format='%a "%r" %s %b %Tfs', **HTTP_LIMITS)  # type: ignore[arg-type]
+    except StoreError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def limit_connections(app: web.Application, limit: int) -> None:
+    """At most ``limit`` requests are handled at once; the others wait their turn, so a
+    flood costs queued sockets rather than ``limit`` × the memory of a handler."""
+    gate = asyncio.Semaphore(limit)
+
+    @web.middleware
+    async def bounded(request: web.Request, handler: Callable[[web.Request],
+                      Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        async with gate:
+            return await handler(request)
+
+    app.middlewares.insert(0, bounded)

@@ -13,6 +13,12 @@ each question's outcome and answer time is counted, and questions the bot could 
 outright are kept for staff to review: fallbacks, "did you mean" questions together with what
 the asker then picked, and the question behind a 👎. Sign-up steps (names, phone numbers) are
 never recorded. ``observers`` (the metrics) are told of every question and counted vote.
+
+One person's calls run one after the other, on every channel (:class:`~bot.limits.PersonLocks`):
+a button press and a typed message sent at the same moment must not both read "no sign-up in
+progress" and lose the flow. When the database cannot be written (a full or read-only disk),
+a call that needed it answers ``kind="storage_unavailable"`` ("try again later") instead of
+failing; questions are still answered.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from bot.dialogue import ACTION_KINDS as DIALOGUE_ACTIONS
 from bot.dialogue import Dialogue, say
 from bot.engine import Action, Engine, Reply, Status, Suggestion
 from bot.insights import ANONYMOUS, FeedbackEvent, QuestionEvent, Recorder
+from bot.limits import PersonLocks
+from bot.store import StoreUnavailable
 from bot.text import to_traditional
 
 log = logging.getLogger("bot.conversation")
@@ -41,6 +49,7 @@ PICK_WINDOW = 600.0  # seconds: an entry pressed this soon after a "did you mean
 ASKED_WINDOW = 3600.0  # seconds: a 👎 this soon after an answer is about that question
 VOTE_WINDOW = 600.0  # seconds: the same vote again by the same person is not counted twice
 MAX_TRACKED = 10_000  # askers remembered at once (oldest forgotten first)
+STORAGE_DOWN = "storage_unavailable"  # Reply.kind when the database cannot be written
 
 _THANKS = {
     "up": ("谢谢您的反馈！", "Thank you for your feedback!"),
@@ -57,6 +66,7 @@ class Asker:
     channel: str
     user_id: str
     lang: str | None = None
+    client: str | None = None  # keyed hash of the web client address (sign-up limits)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,7 @@ class Conversation:
         self._pending: _Recent[_Pending] = _Recent()  # by asker
         self._asked: _Recent[_Asked] = _Recent()  # by (asker, entry id)
         self._votes: _Recent[_Vote] = _Recent()  # by (asker, entry id)
+        self._locks = PersonLocks()
 
     @property
     def engine(self) -> Engine:
@@ -136,7 +147,29 @@ class Conversation:
     # ------------------------------------------------------------------ the two calls
 
     async def text(self, asker: Asker, text: str) -> Reply:
+        """Typed text. One person's calls run one at a time (every channel), and a database
+        that cannot be written gives a "try again later" reply instead of an error."""
         started = time.perf_counter()
+        async with self._locks.hold(self._key(asker)):
+            try:
+                return await self._text(asker, text, started)
+            except StoreUnavailable:
+                return self._storage_down(asker)
+
+    async def press(self, asker: Asker, action: str) -> Reply:
+        """A button press; serialised per person like :meth:`text`."""
+        async with self._locks.hold(self._key(asker)):
+            try:
+                return await self._press(asker, action)
+            except StoreUnavailable:
+                return self._storage_down(asker)
+
+    @staticmethod
+    def _storage_down(asker: Asker) -> Reply:
+        lang = asker.lang or "zh"
+        return Reply(Status.FALLBACK, say("storage_down", lang), lang, kind=STORAGE_DOWN)
+
+    async def _text(self, asker: Asker, text: str, started: float) -> Reply:
         engine = self.engine
         key = self._key(asker)
         if key is not None:
@@ -154,7 +187,7 @@ class Conversation:
             await self._question(asker, key, text, reply, latency, engine)
         return reply
 
-    async def press(self, asker: Asker, action: str) -> Reply:
+    async def _press(self, asker: Asker, action: str) -> Reply:
         engine = self.engine
         lang = asker.lang or "zh"
         key = self._key(asker)
@@ -228,6 +261,8 @@ class Conversation:
                     lang=asked.lang if asked else lang, engine=engine,
                     undo_at=previous.when if previous else None,
                     drop_miss=previous.miss_id if previous else None)
+            except StoreUnavailable:
+                pass
             except Exception:
                 log.exception("could not record feedback")
         if key is not None:
@@ -252,6 +287,8 @@ class Conversation:
         if self.recorder is not None:
             try:
                 miss_id = await self.recorder.question(asker, text, reply, latency, engine)
+            except StoreUnavailable:
+                pass  # the store logs this once a minute; the answer matters more
             except Exception:
                 log.exception("could not record the question's outcome")
         if key is None or reply.kind != "knowledge":
@@ -268,6 +305,8 @@ class Conversation:
             return
         try:
             await self.recorder.pick(pending.miss_id, picked)
+        except StoreUnavailable:
+            pass
         except Exception:
             log.exception("could not record the pick after a clarify")
 
@@ -279,5 +318,6 @@ class Conversation:
                 log.exception("an observer failed")
 
 
-__all__ = ["DIALOGUE_ACTIONS", "FEEDBACK", "VOTE_WINDOW", "Asker", "Conversation", "Suggestion",
+__all__ = ["DIALOGUE_ACTIONS", "FEEDBACK", "STORAGE_DOWN", "VOTE_WINDOW", "Asker", "Conversation",
+           "Suggestion",
            "feedback_actions"]

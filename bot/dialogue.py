@@ -48,7 +48,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.engine import Action, Engine, Reply, Status
 from bot.kb import TZ, Bilingual, Knowledge, OpenDay, Session
-from bot.store import Booking, Draft, Flow, OutboxMessage, Store, mask_phone, user_key
+from bot.store import (
+    Booking,
+    BookingRefused,
+    Draft,
+    Flow,
+    OutboxMessage,
+    Store,
+    StoreUnavailable,
+    mask_phone,
+    user_key,
+)
 from bot.text import Normalizer, detect_language, to_simplified, to_traditional
 
 if TYPE_CHECKING:
@@ -192,6 +202,20 @@ _T: dict[str, tuple[str, str]] = {
                      "We cannot tell who you are in this chat, so sign-up is not possible. "
                      "Please reload the page and try again."),
     "unavailable": ("这里暂时不能报名开放日。", "Open-day sign-up is not available here."),
+    "storage_down": ("暂时无法报名，请稍后再试。", "Sign-up is not possible just now; please try "
+                     "again later."),
+    "phone_taken": ("这个手机号码已经报名了这个场次。每个手机号码每个场次只能报名一次。",
+                    "That mobile number is already signed up for this session. One sign-up "
+                    "per mobile number per session."),
+    "client_limit": ("今天从这个网络报名的次数已经达到上限，请明天再试，或通过 Telegram 报名。",
+                     "Today's limit of sign-ups from this network has been reached; please try "
+                     "again tomorrow, or sign up on Telegram."),
+    "booking_stands": ("您的报名已经成功，预约仍然有效。\n预约码：{code}",
+                       "You are signed up; your booking stands.\nBooking code: {code}"),
+    "admin_cancelled": ("您的开放日预约 {code} 已被工作人员取消。如有疑问，请联系主办单位；"
+                        "也可以重新报名。", "Your open-day booking {code} was cancelled by the "
+                        "organisers. If you have questions, please contact them; you can also "
+                        "sign up again."),
     "label_when": ("时间：", "When: "),
     "label_where": ("地址：", "Where: "),
     "label_see": ("参观内容：", "You will see: "),
@@ -386,8 +410,9 @@ class Dialogue:
 
     def __init__(self, store: Store, open_day: Callable[[], OpenDay],
                  clock: Callable[[], datetime] | None = None,
-                 reminder_time: str = "10:00") -> None:
+                 reminder_time: str = "10:00", signups_per_client: int = 0) -> None:
         self.store = store
+        self.signups_per_client = signups_per_client  # per client address and day; 0 = off
         self._open_day = open_day  # a getter: staff edits take effect without a restart
         self.clock = clock or (lambda: datetime.now(TZ))
         self.reminder_time = time.fromisoformat(reminder_time)
@@ -405,8 +430,12 @@ class Dialogue:
         """Typed text: a step of the flow, a sign-up command, or None (the engine answers)."""
         command = _key(text)
         key = user_key(asker.channel, asker.user_id)
-        flow = await self._flow(key)
-        lang = asker.lang or (flow.lang if flow else None) or detect_language(text) or "zh"
+        stored = await self.store.get_flow(key)
+        flow = await self._flow(key, stored)
+        lang = asker.lang or (stored.lang if stored else None) or detect_language(text) or "zh"
+        if flow is None and stored is not None and stored.step in ("name", "phone") \
+                and command not in _FORGET and command not in _BOOKINGS:
+            return self._expired(lang)  # a name or number typed late: never a question
         if command in _FORGET:
             return self._forget_ask(lang)
         if command in _BOOKINGS and asker.user_id not in ANONYMOUS:
@@ -444,10 +473,10 @@ class Dialogue:
             return await self._consent(key, flow, value == "yes", lang)
         if (kind, sub) == ("signup", "confirm"):
             if flow is None:
-                return self._expired(lang)
+                return await self._stands(key, lang) or self._expired(lang)
             if flow.step != "confirm":
                 return await self._prompt(flow, lang)
-            return await self._confirm(key, flow, lang)
+            return await self._confirm(key, flow, lang, asker.client)
         if kind == "bookings" and not rest:
             return await self._bookings(key, lang)
         if kind == "booking" and value:
@@ -487,8 +516,8 @@ class Dialogue:
 
     # ------------------------------------------------------------------ steps
 
-    async def _flow(self, key: str) -> Flow | None:
-        flow = await self.store.get_flow(key)
+    async def _flow(self, key: str, stored: Flow | None = None) -> Flow | None:
+        flow = stored if stored is not None else await self.store.get_flow(key)
         if flow is not None and flow.updated_at <= self.now() - FLOW_TTL:
             await self.store.clear_flow(key)
             return None
@@ -569,16 +598,25 @@ class Dialogue:
             return self._reply(say("declined", lang), lang)
         return await self._prompt(await self._save(key, "name", flow.data, lang), lang)
 
-    async def _confirm(self, key: str, flow: Flow, lang: str) -> Reply:
+    async def _confirm(self, key: str, flow: Flow, lang: str, client: str | None = None) -> Reply:
         session = self._open_session(flow.data.get("session", ""))
         if session is None:
             await self.store.clear_flow(key)
             reply = await self._start(key, lang)
             return replace(reply, text=say("not_available", lang) + "\n\n" + reply.text)
-        result = await self.store.book(
-            session_id=session.id, capacity=session.capacity, user_key=key,
-            name=flow.data["name"], phone=flow.data["phone"], lang=lang,
-            institution=session.institution.zh, session_start=session.start, now=self.now())
+        now = self.now()
+        try:
+            result = await self.store.book(
+                session_id=session.id, capacity=session.capacity, user_key=key,
+                name=flow.data["name"], phone=flow.data["phone"], lang=lang,
+                institution=session.institution.zh, session_start=session.start, now=now,
+                client=client, client_limit=self.signups_per_client,
+                since=datetime.combine(now.date(), time(0), TZ))
+        except BookingRefused as exc:
+            await self.store.clear_flow(key)
+            log.info("sign-up refused (%s) for phone %s", exc.reason, mask_phone(flow.data["phone"]))
+            return self._reply(say("phone_taken" if exc.reason == "phone" else "client_limit",
+                                   lang), lang, (self._my_bookings_action(lang),))
         await self.store.clear_flow(key)  # only once the booking is committed
         booking = result.booking
         if not result.created:
@@ -594,6 +632,17 @@ class Dialogue:
             pos = await self.store.waiting_position(booking)
             text = f"{say('waiting', lang, pos=pos, code=booking.code)}\n{card}"
         return self._reply(text, lang, actions)
+
+    async def _stands(self, key: str, lang: str) -> Reply | None:
+        """"Confirm" pressed again after the booking was made: it stands (with its code)."""
+        since = self.now() - FLOW_TTL
+        recent = [b for b in await self.store.bookings_of(key) if b.created_at >= since]
+        if not recent:
+            return None
+        booking = max(recent, key=lambda b: b.created_at)
+        return self._reply(say("booking_stands", lang, code=booking.code), lang, (
+            self._my_bookings_action(lang),
+            Action(f"booking:cancel:{booking.code}", say("cancel_booking", lang, code=booking.code))))
 
     async def _already(self, booking: Booking, session: Session, lang: str) -> Reply:
         state = await self._state(booking, session, lang)
@@ -646,7 +695,7 @@ class Dialogue:
             return await self._aside(asker, flow, text, lang, engine, "bad_phone")
         if flow.step == "confirm":
             if command in _YES:
-                return await self._confirm(key, flow, lang)
+                return await self._confirm(key, flow, lang, asker.client)
             if command in _NO:
                 await self.store.clear_flow(key)
                 return self._reply(say("cancelled_flow", lang), lang)
@@ -799,10 +848,7 @@ class Dialogue:
         """Messages waiting for this person (for a channel that pulls, like the web chat);
         they count as delivered once returned."""
         key = user_key(asker.channel, asker.user_id)
-        now = self.now()
-        messages = await self.store.pending_messages(now, key=key, limit=limit)
-        for message in messages:
-            await self.store.mark_sent(message.id, now)
+        messages = await self.store.take_messages(key, self.now(), limit=limit)
         return [message_reply(m) for m in messages]
 
     # ------------------------------------------------------------------ staff
@@ -847,6 +893,26 @@ class Dialogue:
             await self.store.log_admin(actor, "export", f"session={session_id or 'all'} "
                                        f"rows={len(rows)}", self.now())
         return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+    async def admin_cancel(self, code: str, actor: str) -> Booking | None:
+        """Staff release a booking (a suspicious one, say): cancelled, the seat goes to the
+        first person waiting, the citizen is told through the outbox, the action is logged."""
+        booking = await self.store.booking(code.strip().upper())
+        if booking is None or not booking.active:
+            return None
+        session = self._open_session(booking.session_id)
+        result = await self.store.cancel(
+            booking.code, user_key=None, capacity=session.capacity if session else None,
+            now=self.now(), message_for=self._promoted_draft)
+        if result is None:
+            return None
+        await self.store.enqueue(booking.user_key, Draft(
+            "cancelled-by-staff", say("admin_cancelled", booking.lang, code=booking.code),
+            booking.lang, (("signup", say("invite", booking.lang)),)), self.now(),
+            dedupe=f"staff-cancel:{booking.code}")
+        await self.store.log_admin(actor, "cancel", f"booking={booking.code} "
+                                   f"session={booking.session_id}", self.now())
+        return booking
 
     # ------------------------------------------------------------------ maintenance
 
@@ -935,6 +1001,8 @@ class Dialogue:
                 await step()
             except asyncio.CancelledError:
                 raise
+            except StoreUnavailable:
+                pass  # the store logs an unwritable database once a minute
             except Exception:
                 log.exception("open-day maintenance step failed; retrying on the next wake-up")
 

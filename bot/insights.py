@@ -41,7 +41,7 @@ from rapidfuzz import fuzz, process
 from bot.engine import Engine, Reply, Status
 from bot.kb import TZ
 from bot.phrasings import AddResult, add_phrasing
-from bot.store import Miss, MissDraft, OutcomeCount, Store, local_day
+from bot.store import Miss, MissDraft, OutcomeCount, Store, StoreUnavailable, local_day
 from bot.text import Normalizer, char_pinyin, detokenize, has_cjk, to_traditional
 
 if TYPE_CHECKING:
@@ -61,18 +61,35 @@ FLUSH_INTERVAL = 2.0  # seconds: how stale the question counts in the database m
 # --------------------------------------------------------------------------- privacy
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_LONG_NUMBER = re.compile(r"(?<!\d)\d(?:[ \-]?\d){6,}[Xx]?(?!\d)")  # phone, ID, card numbers
+# Phone, ID and card numbers: 7 digits or more, however separated (139.1234.0005, 139/…, 139_…),
+# in full-width digits, or in Chinese numerals (一三九一二三四…, 幺 and 两 included).
+_SEP = r"[ \t\-._/\\·,，、()（）]?"
+_LONG_NUMBER = re.compile(rf"(?<![\d０-９])[\d０-９](?:{_SEP}[\d０-９]){{6,}}[XxＸｘ]?(?![\d０-９])")
+_CN_DIGITS = "〇零一二三四五六七八九幺两"
+_CN_NUMBER = re.compile(rf"[{_CN_DIGITS}](?:{_SEP}[{_CN_DIGITS}]){{6,}}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+MISSES_PER_DAY = 5_000  # questions kept for review per day, at most
+MISSES_PER_ASKER = 30  # … per asker (or client address) per day
+MISS_BATCH = 500  # fallbacks written per transaction at most
+
+
+def printable(text: str) -> str:
+    """Text without control characters (terminal escape sequences, bidi overrides): safe to
+    store and to print on a staff member's terminal."""
+    return _CONTROL.sub(" ", text)
 
 
 def redact(text: str) -> str:
-    """The question without e-mail addresses and numbers of 7 digits or more."""
-    return _LONG_NUMBER.sub("[number]", _EMAIL.sub("[email]", text))
+    """The question without control characters, e-mail addresses and long numbers."""
+    text = printable(text)
+    return _CN_NUMBER.sub("[number]", _LONG_NUMBER.sub("[number]", _EMAIL.sub("[email]", text)))
 
 
-def load_salt(data_dir: Path) -> bytes:
+def load_salt(data_dir: Path, name: str = SALT_FILE) -> bytes:
     """The secret salt of the asker hashes: ``DATA_DIR/insights.salt``, created on first use
-    (readable by the bot's user only). Two processes starting at once get the same salt."""
-    path = data_dir / SALT_FILE
+    (readable by the bot's user only). Two processes starting at once get the same salt.
+    ``name``: another secret kept the same way (the web sessions' key)."""
+    path = data_dir / name
     for _ in range(3):
         try:
             salt = bytes.fromhex(path.read_text(encoding="ascii").strip())
@@ -183,14 +200,52 @@ class Recorder:
     """
 
     def __init__(self, store: Store, salt: bytes,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 retention_days: int = 180) -> None:
         self.store = store
         self._salt = salt
         self.clock = clock or (lambda: datetime.now(TZ))
+        self.retention_days = retention_days
         self._counts: dict[tuple[str, str, str, str, str], list[float]] = {}
+        self._misses: list[tuple[datetime, str, MissDraft]] = []  # fallbacks not yet written
+        self._kept_day = ""
+        self._kept = 0  # misses kept today
+        self._kept_by: Counter[str] = Counter()  # … per asker hash and per client address
+        self._purged_day = ""
+
+    def _room(self, asker: Asker, at: datetime) -> bool:
+        """Whether one more miss of this asker may be kept today (the caps)."""
+        day = local_day(at)
+        if day != self._kept_day:
+            self._kept_day, self._kept, self._kept_by = day, 0, Counter()
+        who = [w for w in (asker_hash(self._salt, asker, day), asker.client) if w]
+        if self._kept >= MISSES_PER_DAY or any(self._kept_by[w] >= MISSES_PER_ASKER for w in who):
+            return False
+        self._kept += 1
+        for w in who:
+            self._kept_by[w] += 1
+        return True
+
+    async def purge(self) -> int:
+        """Forget misses older than ``retention_days`` (at most once a day)."""
+        today = local_day(self.clock())
+        if today == self._purged_day:
+            return 0
+        cutoff = local_day(self.clock() - timedelta(days=self.retention_days))
+        count = await self.store.purge_misses(cutoff)
+        self._purged_day = today
+        return count
 
     async def flush(self) -> int:
-        """Write the counts gathered so far; returns how many questions they hold."""
+        """Write the counts and fallbacks gathered so far; returns how many questions the
+        counts hold."""
+        while self._misses:
+            batch, self._misses = self._misses[:MISS_BATCH], self._misses[MISS_BATCH:]
+            try:
+                await self.store.record_misses(batch)
+            except Exception:
+                self._misses = batch + self._misses  # rolled back: kept for the next try
+                raise
         if not self._counts:
             return 0
         counts, self._counts = self._counts, {}
@@ -210,6 +265,9 @@ class Recorder:
             await asyncio.sleep(interval)
             try:
                 await self.flush()
+                await self.purge()
+            except StoreUnavailable:
+                pass  # logged by the store, once a minute
             except Exception:
                 log.exception("could not write the question counts; will retry")
 
@@ -232,12 +290,22 @@ class Recorder:
         """Count the question; keep it for review when it fell back or needed a "did you
         mean" (returns the miss id)."""
         at = self.clock()
-        if reply.kind == "knowledge" and reply.status in (Status.FALLBACK, Status.CLARIFY):
+        key = (local_day(at), asker.channel, reply.status.value, reply.kind, reply.entry_id or "")
+        missed = reply.kind == "knowledge" and reply.status in (Status.FALLBACK, Status.CLARIFY)
+        if missed and not self._room(asker, at):
+            missed = False  # over the caps: counted, not kept
+        if missed and reply.status is Status.FALLBACK:
+            # Written in batches by flush(): a flood of junk does not queue an fsync per
+            # question in front of the sign-ups (a fallback's id is never needed).
+            self._misses.append((at, asker.channel,
+                                 self.draft(engine, "fallback", question, reply.lang, asker, at)))
+            self._count(key, 1, latency * 1000, latency * 1000)
+            return None
+        if missed:
             miss = self.draft(engine, reply.status.value, question, reply.lang, asker, at)
             return await self.store.record_question(
                 at=at, channel=asker.channel, status=reply.status.value, kind=reply.kind,
                 entry_id=reply.entry_id, latency_ms=latency * 1000, miss=miss)
-        key = (local_day(at), asker.channel, reply.status.value, reply.kind, reply.entry_id or "")
         self._count(key, 1, latency * 1000, latency * 1000)
         return None
 
@@ -250,7 +318,7 @@ class Recorder:
         """Count a vote; a 👎 with a known question is kept for review (its id returned)."""
         at = self.clock()
         miss = None
-        if vote == "down" and question:
+        if vote == "down" and question and self._room(asker, at):
             miss = self.draft(engine, "downvote", question, lang, asker, at, entry_id)
         miss_id = await self.store.record_feedback(
             at=at, channel=asker.channel, entry_id=entry_id, vote=vote, undo_at=undo_at,
@@ -587,7 +655,7 @@ def format_stats(stats: Stats, lang: str = "zh") -> str:
         for b in stats.bookings:
             lines.append(f"  {b['session_id']}: {b['booked']} booked, {b['waiting']} waiting" if en
                          else f"  {b['session_id']}：已约 {b['booked']}，候补 {b['waiting']}")
-    text = "\n".join(lines)
+    text = "\n".join(printable(line) for line in lines)
     return to_traditional(text) if lang == "zh-hant" else text
 
 
@@ -599,4 +667,4 @@ async def stats_text(store: Store, days: int = 7, lang: str = "zh") -> str:
 __all__ = ["ANONYMOUS", "GROUP_SIMILARITY", "SALT_FILE", "Analysis", "DayCount", "FeedbackEvent",
            "MissGroup", "Nearest", "QuestionEvent", "Recorder", "Stats", "add_group_as_phrasing",
            "analyse", "asker_hash", "format_stats", "gather_stats", "group_misses", "load_salt",
-           "mark_group_out_of_scope", "nearest", "redact", "review_groups", "stats_text"]
+           "mark_group_out_of_scope", "nearest", "printable", "redact", "review_groups", "stats_text"]

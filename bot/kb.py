@@ -290,6 +290,12 @@ def _read_yaml(path: Path, name: str, problems: list[Problem]) -> _Doc | None:
     except UnicodeDecodeError as exc:
         problems.append(Problem(name, 1, "", f"not UTF-8 text ({exc.reason}); save it as UTF-8"))
         return None
+    if "*" in text:  # aliases: a 268-byte "billion laughs" expands to gigabytes
+        alias = _first_alias(text)
+        if alias is not None:
+            problems.append(Problem(name, alias, "", "YAML aliases (*name) are not allowed in "
+                                    "knowledge files; write the value out"))
+            return None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -306,6 +312,17 @@ def _read_yaml(path: Path, name: str, problems: list[Problem]) -> _Doc | None:
     if node is not None:
         _walk(node, (), lines, name, problems)
     return _Doc(name, data, lines)
+
+
+def _first_alias(text: str) -> int | None:
+    """The line of the first YAML alias in ``text`` (events only: nothing is expanded)."""
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                return event.start_mark.line + 1
+    except yaml.YAMLError:
+        return None  # the syntax error is reported by the real load
+    return None
 
 
 def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int],

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.limits import parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KNOWLEDGE = ROOT / "knowledge"
@@ -34,6 +36,11 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     admin_ids: frozenset[int] = frozenset()
     reminder_time: str = "10:00"
+    signups_per_client_per_day: int = 3  # bookings + waiting places per client address; 0 = off
+    rate_limit_per_minute: int = 60  # requests to /api/* per client address; 0 = off
+    trusted_proxies: str = ""  # whose X-Forwarded-For to believe (addresses or networks)
+    misses_retention_days: int = 180  # how long questions kept for review are kept
+    max_concurrent_requests: int = 1000  # requests handled at once (more wait their turn)
 
     @property
     def database(self) -> Path:
@@ -84,6 +91,19 @@ class Settings:
         reminder = get("REMINDER_TIME") or "10:00"
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", reminder):
             raise SettingsError("REMINDER_TIME must be HH:MM (24-hour, Asia/Shanghai)")
+        numbers = {name: _count(get, name, default) for name, default in (
+            ("SIGNUPS_PER_CLIENT_PER_DAY", 3), ("RATE_LIMIT_PER_MINUTE", 60),
+            ("MISSES_RETENTION_DAYS", 180), ("MAX_CONCURRENT_REQUESTS", 1000))}
+        proxies = get("TRUSTED_PROXIES") or ""
+        try:
+            parse_networks(proxies)
+        except ValueError:
+            raise SettingsError("TRUSTED_PROXIES must be IP addresses or networks separated by "
+                                "commas, e.g. 127.0.0.1, 10.0.0.0/8") from None
+        if numbers["MISSES_RETENTION_DAYS"] < 1:
+            raise SettingsError("MISSES_RETENTION_DAYS must be at least 1")
+        if numbers["MAX_CONCURRENT_REQUESTS"] < 1:
+            raise SettingsError("MAX_CONCURRENT_REQUESTS must be at least 1")
         return cls(
             knowledge_dir=Path(get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE),
             data_dir=Path(get("DATA_DIR") or ROOT / "data"),
@@ -96,7 +116,22 @@ class Settings:
             telegram_webhook_secret=secret,
             admin_ids=frozenset(admins),
             reminder_time=reminder,
+            signups_per_client_per_day=numbers["SIGNUPS_PER_CLIENT_PER_DAY"],
+            rate_limit_per_minute=numbers["RATE_LIMIT_PER_MINUTE"],
+            trusted_proxies=proxies,
+            misses_retention_days=numbers["MISSES_RETENTION_DAYS"],
+            max_concurrent_requests=numbers["MAX_CONCURRENT_REQUESTS"],
         )
+
+
+def _count(get: Callable[[str], str | None], name: str, default: int) -> int:
+    """A whole number of 0 or more (0 usually turns the limit off)."""
+    text = get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise SettingsError(f"{name} must be a whole number (0 or more), not '{text}'")
+    return int(text)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

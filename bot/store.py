@@ -16,18 +16,29 @@ Times are stored as UTC ISO-8601 text (sortable); callers pass and receive aware
 Statistics are kept per Beijing-time day (:func:`local_day`). The statistics tables hold no user
 identity: at most a salted hash that changes daily (``misses.asker``).
 Names and phone numbers are never logged; phone numbers appear in logs only through
-:func:`mask_phone`.
+:func:`mask_phone`. Deleted rows are overwritten (``secure_delete``) and the write-ahead log is
+emptied after a deletion of personal data (:meth:`Store.checkpoint`).
+
+Faults: :meth:`Store.open` refuses a damaged file (``PRAGMA quick_check``) with
+:class:`StoreError`; a write that fails because the disk is full or read-only raises
+:class:`StoreUnavailable`, logged once a minute. The rules a script would bend are the
+database's own: one active booking per person and per mobile number per session (unique
+indexes), and :meth:`Store.book` counts a client address's sign-ups in the same transaction.
+The SQL is kept to what PostgreSQL also accepts (partial unique indexes, ``ON CONFLICT``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import re
 import secrets
 import sqlite3
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -47,7 +58,7 @@ DB_NAME = "bot.sqlite3"
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
 CODE_LENGTH = 6
 ACTIVE = ("booked", "waiting")
-FLOWLESS_KEPT = 100_000  # users remembered as outside any dialogue (then forgotten at once)
+IN_FLOW_KEPT = 10_000  # people remembered as mid-sign-up (the oldest forgotten first)
 
 # Each migration is a list of statements applied in one transaction; the schema version is the
 # number of migrations applied. Never edit a released migration: append a new one.
@@ -170,11 +181,57 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
     ),
 ]
+MIGRATIONS.append((  # 3: sign-ups go to people, not scripts
+    # A keyed hash of the client address a web booking came from (limits and `--suspicious`).
+    "ALTER TABLE bookings ADD COLUMN client TEXT",
+    "CREATE INDEX bookings_by_client ON bookings (client, created_at)",
+    # One active booking per mobile number per session: before the rule, later duplicates go.
+    """UPDATE bookings SET status = 'cancelled' WHERE status IN ('booked', 'waiting')
+        AND id NOT IN (SELECT MIN(id) FROM bookings WHERE status IN ('booked', 'waiting')
+                       GROUP BY session_id, phone)""",
+    """CREATE UNIQUE INDEX bookings_one_per_phone ON bookings (session_id, phone)
+        WHERE status IN ('booked', 'waiting')""",
+    # What /healthz writes to prove the database can still be written.
+    "CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+))
 SCHEMA_VERSION = len(MIGRATIONS)
+FAULT_LOG_INTERVAL = 60.0  # seconds between two log lines about an unwritable database
 
 
 class StoreError(RuntimeError):
     """The database cannot be used (for example, it was written by a newer version)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be written just now (disk full, read-only, I/O error): sign-ups
+    wait, questions are still answered. Logged once a minute, not once per request."""
+
+
+class BookingRefused(StoreError):
+    """A booking the rules do not allow: ``reason`` is ``phone`` (that mobile number already
+    holds a place in the session) or ``client_limit`` (too many sign-ups from one address)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_UNAVAILABLE = ("disk is full", "database or disk is full", "readonly", "read-only",
+                "disk i/o error", "unable to open database", "no such file")
+_last_fault_log = [0.0]
+
+
+def _unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        p in str(exc).lower() for p in _UNAVAILABLE)
+
+
+def _report_fault(path: Path, exc: BaseException) -> None:
+    now = time.monotonic()
+    if now - _last_fault_log[0] >= FAULT_LOG_INTERVAL or _last_fault_log[0] == 0.0:
+        _last_fault_log[0] = now
+        log.error("database %s cannot be written: %s (sign-ups answer 503 until it can; "
+                  "this is logged once a minute)", path, exc)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -255,10 +312,17 @@ class Booking:
     updated_at: datetime
     booked_at: datetime | None
     reminded_at: datetime | None
+    client: str | None = None  # keyed hash of the web client address, if any
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+
+def _outbox(r: sqlite3.Row) -> OutboxMessage:
+    return OutboxMessage(r["id"], r["user_key"], r["kind"], r["lang"], r["text"],
+                         tuple((a, b) for a, b in json.loads(r["actions"])),
+                         _dt(r["created_at"]), r["attempts"])  # type: ignore[arg-type]
 
 
 def _booking(row: sqlite3.Row) -> Booking:
@@ -267,7 +331,8 @@ def _booking(row: sqlite3.Row) -> Booking:
         name=row["name"], phone=row["phone"], lang=row["lang"], status=row["status"],
         institution=row["institution"], session_start=_dt(row["session_start"]),
         created_at=_dt(row["created_at"]), updated_at=_dt(row["updated_at"]),  # type: ignore[arg-type]
-        booked_at=_dt(row["booked_at"]), reminded_at=_dt(row["reminded_at"]))
+        booked_at=_dt(row["booked_at"]), reminded_at=_dt(row["reminded_at"]),
+        client=row["client"])
 
 
 @dataclass(frozen=True)
@@ -416,9 +481,10 @@ class Store:
         self._db = db
         self.path = path
         self._lock = asyncio.Lock()
-        # Users known to be in no sign-up dialogue: nearly every message asks, and nearly
-        # every answer is "none", so this spares the query (this process is the only writer).
-        self._flowless: set[str] = set()
+        self.writable = True  # False since a write failed on a full or read-only disk
+        # Who saved a sign-up step in this process and has not finished: a scheduling hint
+        # only (their requests go before a flood of questions), never used to decide a step.
+        self._in_flow: OrderedDict[str, None] = OrderedDict()
         # Told of every committed booking change (the metrics count them); never raise.
         self.booking_listeners: list[BookingListener] = []
 
@@ -447,8 +513,20 @@ class Store:
                 log.warning("database %s: WAL mode unavailable, using %s", path, list(mode))
             await db.execute("PRAGMA synchronous = FULL")
             await db.execute("PRAGMA foreign_keys = ON")
+            # Deleted names and numbers are overwritten, not left in free pages.
+            await db.execute("PRAGMA secure_delete = ON")
+            check = [str(r[0]) for r in await db.execute_fetchall("PRAGMA quick_check")]
+            if check != ["ok"]:
+                raise StoreError(f"database {path} is damaged ({'; '.join(check[:3])}); "
+                                 "restore it from a backup or move it away")
             store = cls(db, path)
             await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            if isinstance(exc, sqlite3.OperationalError) and _unavailable(exc):
+                raise StoreError(f"database {path} cannot be opened for writing: {exc}") from None
+            raise StoreError(f"database {path} is damaged or not a database ({exc}); restore "
+                             "it from a backup or move it away") from None
         except BaseException:
             await db.close()
             raise
@@ -474,13 +552,40 @@ class Store:
             if self._db.in_transaction:  # never expected; recover instead of failing forever
                 log.warning("database %s: a transaction was left open; rolled back", self.path)
                 await self._db.execute("ROLLBACK")
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:
+                        await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+                self.writable = True
+            except sqlite3.OperationalError as exc:
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.execute("ROLLBACK")
+                if _unavailable(exc):
+                    self.writable = False
+                    _report_fault(self.path, exc)
+                    raise StoreUnavailable(str(exc)) from None
                 raise
-            await self._db.execute("COMMIT")
+
+    async def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and empty it, so that deleted
+        rows (a /forget, the retention purge) do not linger in the ``-wal`` file."""
+        async with self._lock:
+            try:
+                await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("database %s: checkpoint failed: %s", self.path, exc)
+
+    async def health(self, now: datetime) -> None:
+        """Raise unless the database answers and can be written (for /healthz)."""
+        async with self._write() as db:
+            await db.execute("INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) "
+                             "DO UPDATE SET at = excluded.at", (_ts(now),))
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:
@@ -508,14 +613,22 @@ class Store:
 
     # ------------------------------------------------------------------ dialogues
 
+    def in_flow(self, key: str) -> bool:
+        """Probably in the middle of a sign-up (a hint: see ``_in_flow``)."""
+        return key in self._in_flow
+
+    def _hint(self, key: str, active: bool) -> None:
+        if active:
+            self._in_flow[key] = None
+            self._in_flow.move_to_end(key)
+            while len(self._in_flow) > IN_FLOW_KEPT:
+                self._in_flow.popitem(last=False)
+        else:
+            self._in_flow.pop(key, None)
+
     async def get_flow(self, key: str) -> Flow | None:
-        if key in self._flowless:
-            return None
         rows = await self._rows("SELECT * FROM dialogues WHERE user_key = ?", (key,))
         if not rows:
-            if len(self._flowless) >= FLOWLESS_KEPT:
-                self._flowless.clear()
-            self._flowless.add(key)
             return None
         row = rows[0]
         return Flow(row["user_key"], row["step"], json.loads(row["data"]), row["lang"],
@@ -524,7 +637,6 @@ class Store:
     @_atomic
     async def save_flow(self, key: str, step: str, data: Mapping[str, Any], lang: str,
                         now: datetime) -> None:
-        self._flowless.discard(key)
         async with self._write() as db:
             await db.execute(
                 "INSERT INTO dialogues (user_key, step, data, lang, updated_at) "
@@ -532,12 +644,13 @@ class Store:
                 "step = excluded.step, data = excluded.data, lang = excluded.lang, "
                 "updated_at = excluded.updated_at",
                 (key, step, json.dumps(dict(data), ensure_ascii=False), lang, _ts(now)))
+        self._hint(key, True)
 
     @_atomic
     async def clear_flow(self, key: str) -> None:
         async with self._write() as db:
             await db.execute("DELETE FROM dialogues WHERE user_key = ?", (key,))
-        self._flowless.add(key)
+        self._hint(key, False)
 
     @_atomic
     async def purge_flows(self, before: datetime) -> int:
@@ -551,27 +664,49 @@ class Store:
     @_atomic
     async def book(self, *, session_id: str, capacity: int, user_key: str, name: str, phone: str,
                    lang: str, institution: str, session_start: datetime,
-                   now: datetime) -> BookResult:
+                   now: datetime, client: str | None = None, client_limit: int = 0,
+                   since: datetime | None = None) -> BookResult:
         """Book a seat, or a place on the waiting list when the session is full.
 
         Counting and inserting happen in one BEGIN IMMEDIATE transaction, so the number of
         ``booked`` rows never exceeds ``capacity`` however many people confirm at once. While
         anyone is waiting, newcomers wait too (freed seats go to the waiting list first).
+
+        Raises :class:`BookingRefused` when ``phone`` already holds a place in the session
+        (a unique index enforces it, also against other processes), or when ``client`` made
+        ``client_limit`` (> 0) active sign-ups since ``since`` already.
         """
         async with self._write() as db:
             existing = await self._active(db, session_id, user_key)
             if existing is not None:
                 return BookResult(existing, created=False)
+            taken = await db.execute_fetchall(
+                "SELECT 1 FROM bookings WHERE session_id = ? AND phone = ? "
+                "AND status IN ('booked', 'waiting')", (session_id, phone))
+            if taken:
+                raise BookingRefused("phone")
+            if client is not None and client_limit > 0 and since is not None:
+                rows = await db.execute_fetchall(
+                    "SELECT COUNT(*) FROM bookings WHERE client = ? AND created_at >= ? "
+                    "AND status IN ('booked', 'waiting')", (client, _ts(since)))
+                if int(next(iter(rows))[0]) >= client_limit:
+                    raise BookingRefused("client_limit")
             booked, waiting = await self._counts(db, session_id)
             status = "booked" if booked < capacity and waiting == 0 else "waiting"
             code = await self._unused_code(db)
             stamp = _ts(now)
-            await db.execute(
-                "INSERT INTO bookings (code, session_id, user_key, name, phone, lang, status, "
-                "institution, session_start, created_at, updated_at, booked_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (code, session_id, user_key, name, phone, lang, status, institution,
-                 _ts(session_start), stamp, stamp, stamp if status == "booked" else None))
+            try:
+                await db.execute(
+                    "INSERT INTO bookings (code, session_id, user_key, name, phone, lang, status, "
+                    "institution, session_start, created_at, updated_at, booked_at, client) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (code, session_id, user_key, name, phone, lang, status, institution,
+                     _ts(session_start), stamp, stamp, stamp if status == "booked" else None,
+                     client))
+            except sqlite3.IntegrityError as exc:
+                if "phone" in str(exc):
+                    raise BookingRefused("phone") from None
+                raise
             booking = await self._by_code(db, code)
         assert booking is not None
         log.info("booking %s: session %s, %s, phone %s", code, session_id, status,
@@ -679,6 +814,7 @@ class Store:
         if count:
             log.info("retention: deleted %d booking(s) of sessions before %s", count,
                      before.isoformat(timespec="minutes"))
+            await self.checkpoint()
         return count
 
     async def export_rows(self, session_id: str | None = None) -> list[Booking]:
@@ -766,10 +902,7 @@ class Store:
             sql += " AND user_key = ?"
             params.append(key)
         rows = await self._rows(sql + " ORDER BY id LIMIT ?", [*params, limit])
-        return [OutboxMessage(r["id"], r["user_key"], r["kind"], r["lang"], r["text"],
-                              tuple((a, b) for a, b in json.loads(r["actions"])),
-                              _dt(r["created_at"]), r["attempts"])  # type: ignore[arg-type]
-                for r in rows]
+        return [_outbox(r) for r in rows]
 
     @_atomic
     async def mark_sent(self, message_id: int, now: datetime) -> None:
@@ -792,12 +925,24 @@ class Store:
 
     @_atomic
     async def purge_outbox(self, before: datetime) -> int:
-        """Delete delivered or abandoned messages older than ``before``."""
+        """Delete messages older than ``before``: delivered, abandoned, and never fetched
+        (a web visitor who never came back)."""
         async with self._write() as db:
-            cursor = await db.execute(
-                "DELETE FROM outbox WHERE (sent_at IS NOT NULL OR failed_at IS NOT NULL) "
-                "AND created_at < ?", (_ts(before),))
+            cursor = await db.execute("DELETE FROM outbox WHERE created_at < ?", (_ts(before),))
             return cursor.rowcount
+
+    @_atomic
+    async def take_messages(self, key: str, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+        """Hand out one user's due messages: marked sent and returned in one transaction, so
+        concurrent polls get each message exactly once."""
+        async with self._write() as db:
+            rows = list(await db.execute_fetchall(
+                "SELECT * FROM outbox WHERE user_key = ? AND sent_at IS NULL AND failed_at IS NULL "
+                "AND not_before <= ? ORDER BY id LIMIT ?", (key, _ts(now), limit)))
+            for row in rows:
+                await db.execute("UPDATE outbox SET sent_at = ?, attempts = attempts + 1 "
+                                 "WHERE id = ? AND sent_at IS NULL", (_ts(now), row["id"]))
+        return [_outbox(r) for r in rows]
 
     # ------------------------------------------------------------------ personal data
 
@@ -823,6 +968,7 @@ class Store:
                                                     message_for)
         log.info("personal data of one user deleted on request: %d booking(s); %d promoted",
                  count, len(promoted))
+        await self.checkpoint()
         self._booking_event("cancelled", active)
         self._booking_event("promoted", len(promoted))
         return ForgetResult(count, tuple(promoted))
@@ -874,6 +1020,29 @@ class Store:
                     "latency_ms_max = MAX(latency_ms_max, excluded.latency_ms_max)",
                     (c.day, c.channel, c.status, c.kind, c.entry_id or "", c.count,
                      c.latency_ms_sum, c.latency_ms_max))
+
+    @_atomic
+    async def record_misses(self, misses: Iterable[tuple[datetime, str, MissDraft]]) -> int:
+        """Keep many misses for review in one transaction (what the recorder gathered): a
+        flood of junk questions costs one fsync every few seconds, not one per question."""
+        count = 0
+        async with self._write() as db:
+            for at, channel, miss in misses:
+                await self._insert_miss(db, at, channel, miss)
+                count += 1
+        return count
+
+    @_atomic
+    async def purge_misses(self, before_day: str) -> int:
+        """Forget the questions kept for review that were asked before ``before_day``."""
+        async with self._write() as db:
+            cursor = await db.execute("DELETE FROM misses WHERE day < ?", (before_day,))
+            count = cursor.rowcount
+        if count:
+            log.info("retention: deleted %d recorded question(s) from before %s", count,
+                     before_day)
+            await self.checkpoint()
+        return count
 
     @_atomic
     async def record_pick(self, miss_id: int, picked: str) -> bool:
@@ -999,6 +1168,26 @@ class Store:
         return [FeedbackCount(r["entry_id"], int(r["up"]), int(r["down"]))
                 for r in await self._rows(sql, params)]
 
+    # ------------------------------------------------------------------ suspicious sign-ups
+
+    async def suspicious(self, min_count: int = 3, prefix: int = 8) -> list[tuple[str, Booking]]:
+        """Active bookings that look scripted: ``min_count`` or more from one client address,
+        or from mobile numbers sharing their first ``prefix`` digits (13912340001, …0002, …),
+        each with why ("client <hash>" or "phone 1391234…"); grouped, biggest group first."""
+        rows = await self._rows(
+            "SELECT * FROM bookings WHERE status IN ('booked', 'waiting') ORDER BY id")
+        bookings = [_booking(r) for r in rows]
+        groups: dict[str, list[Booking]] = {}
+        for b in bookings:
+            if b.client:
+                groups.setdefault(f"client {b.client}", []).append(b)
+            groups.setdefault(f"phone {b.phone[:prefix]}…", []).append(b)
+        out = []
+        for reason, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            if len(members) >= min_count:
+                out.extend((reason, b) for b in members)
+        return out
+
     # ------------------------------------------------------------------ admin log
 
     @_atomic
@@ -1079,5 +1268,6 @@ class Store:
 
 __all__ = ["DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "BookResult", "Booking", "BookingListener",
            "CancelResult", "Draft", "FeedbackCount", "Flow", "ForgetResult", "Miss", "MissDraft",
-           "OutboxMessage", "OutcomeCount", "SessionCount", "Store", "StoreError", "local_day",
+           "OutboxMessage", "OutcomeCount", "SessionCount", "Store", "StoreError", "StoreUnavailable",
+           "BookingRefused", "local_day",
            "mask_phone", "user_key"]

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.engine import Engine
 from bot.kb import load_knowledge
 from bot.settings import Settings
 from tests.paths import ROOT
+from tests.web_helpers import CookieSessions
 
 
 def knowledge_copy(tmp_path: Path) -> Path:
@@ -65,9 +66,13 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0,
 
 @dataclass
 class Client:
+    """The API as several people: ``session`` names a person, who keeps the cookie the server
+    issued them."""
+
     base: str
     http: aiohttp.ClientSession
     app: web.Application
+    people: CookieSessions = field(default_factory=CookieSessions)
 
     @property
     def state(self) -> AppState:
@@ -75,18 +80,18 @@ class Client:
 
     async def ask(self, question: str, session: str | None = None, **extra: Any) -> dict[str, Any]:
         body = {"question": question, **extra}
-        if session is not None:
-            body["session"] = session
-        async with self.http.post(f"{self.base}/api/ask", json=body) as response:
+        async with self.http.post(f"{self.base}/api/ask", json=body,
+                                  headers=self.people.headers(session)) as response:
             assert response.status == 200, await response.text()
+            self.people.remember(session, response)
             return await response.json()
 
     async def press(self, action: str, session: str | None = None) -> dict[str, Any]:
         body = {"action": action}
-        if session is not None:
-            body["session"] = session
-        async with self.http.post(f"{self.base}/api/action", json=body) as response:
+        async with self.http.post(f"{self.base}/api/action", json=body,
+                                  headers=self.people.headers(session)) as response:
             assert response.status == 200, await response.text()
+            self.people.remember(session, response)
             return await response.json()
 
     async def health(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and the whole sign-up flow driven through :class:`~bot.conversation.Conversation
 from __future__ import annotations
 
 import shutil
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -77,8 +78,11 @@ def action_ids(reply: Reply) -> list[str]:
 
 
 async def sign_up(bot: Bot, who: Asker, session: str = SESSION_A, name: str = "王小明",
-                  phone: str = "13812345678") -> Reply:
-    """The whole flow with buttons (waiting list when full); returns the final reply."""
+                  phone: str | None = None) -> Reply:
+    """The whole flow with buttons (waiting list when full); returns the final reply.
+    Without ``phone``, each person has a number of their own (one place per number)."""
+    if phone is None:
+        phone = f"138{zlib.crc32(f'{who.channel}:{who.user_id}'.encode()) % 10**8:08d}"
     reply = await bot.press(who, f"signup:pick:{session}")
     if f"waitlist:join:{session}" in action_ids(reply):
         reply = await bot.press(who, f"waitlist:join:{session}")

@@ -148,8 +148,8 @@ async def test_outcomes_are_counted_and_misses_kept_without_identity(rec: Record
 
     recorder = rec.conversation.recorder
     assert recorder is not None
-    assert len(await rec.store.outcome_counts()) == 2  # the misses, written at once
-    assert await recorder.flush() == 2  # answered outright: counted in memory until now
+    assert len(await rec.store.outcome_counts()) == 1  # the clarify, written at once
+    assert await recorder.flush() == 3  # fallbacks and answers: gathered in memory until now
     assert await recorder.flush() == 0
     counts = await rec.store.outcome_counts()
     assert sorted((c.status, c.kind, c.entry_id, c.count) for c in counts) == [

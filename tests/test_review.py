@@ -38,6 +38,8 @@ async def test_a_missed_question_is_added_by_review_and_then_answered_by_the_ser
         missed = await bot.ask(QUESTION, session="citizen-1")
         assert missed["status"] == "fallback"
         await bot.ask(QUESTION.replace("举办", "举行"), session="citizen-2")  # a near wording
+        assert bot.state.recorder is not None
+        await bot.state.recorder.flush()  # fallbacks are written in batches
 
         # What `review` does, in its own connection to the database (like the command line).
         async with await Store.open(settings.database) as store:

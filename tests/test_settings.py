@@ -18,6 +18,16 @@ def test_defaults_serve_the_web_chat_on_localhost(tmp_path: Path) -> None:
     assert (settings.host, settings.port, settings.telegram_token) == ("127.0.0.1", 8080, None)
 
 
+def test_abuse_limits_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, dotenv=tmp_path / "missing.env")
+    assert (settings.signups_per_client_per_day, settings.rate_limit_per_minute,
+            settings.misses_retention_days, settings.trusted_proxies) == (3, 60, 180, "")
+    off = Settings.from_env({"SIGNUPS_PER_CLIENT_PER_DAY": "0", "RATE_LIMIT_PER_MINUTE": "0",
+                             "TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1"},
+                            dotenv=tmp_path / "missing.env")
+    assert (off.signups_per_client_per_day, off.rate_limit_per_minute) == (0, 0)
+
+
 def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
     dotenv.write_text("# staff settings\nPORT=9000\nADMIN_IDS='11, 22'\nLOG_LEVEL=debug\n",
@@ -34,6 +44,11 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     ({"TELEGRAM_WEBHOOK_URL": "https://example.org/hook"}, "TELEGRAM_WEBHOOK_SECRET"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ({"REMINDER_TIME": "25:00"}, "REMINDER_TIME"),
+    ({"SIGNUPS_PER_CLIENT_PER_DAY": "-1"}, "SIGNUPS_PER_CLIENT_PER_DAY"),
+    ({"RATE_LIMIT_PER_MINUTE": "lots"}, "RATE_LIMIT_PER_MINUTE"),
+    ({"TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, "TRUSTED_PROXIES"),
+    ({"MISSES_RETENTION_DAYS": "0"}, "MISSES_RETENTION_DAYS"),
+    ({"MAX_CONCURRENT_REQUESTS": "0"}, "MAX_CONCURRENT_REQUESTS"),
 ])
 def test_a_wrong_setting_is_named(tmp_path: Path, env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):

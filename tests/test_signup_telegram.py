@@ -331,7 +331,7 @@ async def test_a_promotion_from_the_waiting_list_reaches_the_promoted_user(
         code = code_in(await book(me))
         full = await other.taps(f"signup:pick:{SESSION_A}")
         assert f"waitlist:join:{SESSION_A}" in data_of(full)
-        waiting = await book(other)
+        waiting = await book(other, phone="13912345678")  # one place per number
         assert "已为您登记候补，目前排第1位" in waiting.text
         waiting_code = code_in(waiting)
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, Request, async_playwright, expect
 
 from bot.app import create_app
+from bot.channels.web import COOKIE
 from bot.engine import Engine
 from bot.kb import load_knowledge
 from bot.settings import Settings
@@ -58,6 +59,27 @@ async def serve(app: web.Application | None = None, data_dir: Path | None = None
             yield f"http://127.0.0.1:{port}", app
         finally:
             await runner.cleanup()
+
+
+class CookieSessions:
+    """Several people in one HTTP client: each name keeps the session cookie the server issued
+    it (sent by hand: aiohttp's cookie jar ignores cookies from 127.0.0.1)."""
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+
+    def headers(self, name: str | None) -> dict[str, str]:
+        cookie = self.cookies.get(name) if name is not None else None
+        return {"Cookie": f"{COOKIE}={cookie}"} if cookie else {}
+
+    def remember(self, name: str | None, response: Any) -> None:
+        morsel = response.cookies.get(COOKIE)
+        if name is not None and morsel is not None and name not in self.cookies:
+            self.cookies[name] = morsel.value
+
+    def user_key(self, name: str) -> str:
+        """The store's key of that person (the session id inside their cookie)."""
+        return "web:" + self.cookies[name].partition(".")[0]
 
 
 # --------------------------------------------------------------------------- the browser
@@ -122,8 +144,11 @@ class Chat:
         await self.input.press("Enter")
 
     async def session(self) -> str | None:
-        """The session id the page keeps in localStorage."""
-        return await self.page.evaluate("window.localStorage.getItem('qqm.session')")
+        """The session id the server issued this page (in its HttpOnly cookie)."""
+        for cookie in await self.page.context.cookies():
+            if cookie.get("name") == COOKIE:
+                return cookie.get("value", "").partition(".")[0] or None
+        return None
 
     def assert_clean(self, allow: str | None = None) -> None:
         errors = [e for e in self.errors if not (allow and re.search(allow, e))]

@@ -24,6 +24,7 @@ from bot.insights import (
     gather_stats,
     mark_group_out_of_scope,
     nearest,
+    printable,
     review_groups,
 )
 from bot.kb import TZ as TZ_LOCAL
@@ -62,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("dir", nargs="?", help="knowledge folder to check")
     bookings = sub.add_parser("bookings", help="open-day bookings (staff): list or export")
     what = bookings.add_subparsers(dest="bookings_command", required=True)
-    what.add_parser("list", help="per session: seats taken and left, waiting-list length")
+    listing = what.add_parser("list", help="per session: seats taken and left, waiting-list "
+                              "length")
+    listing.add_argument("--suspicious", action="store_true",
+                         help="bookings that look scripted: many from one client address or "
+                         "from one run of mobile numbers")
+    cancel = what.add_parser("cancel", help="release a booking (the citizen is told)")
+    cancel.add_argument("code", help="the booking code")
     export = what.add_parser("export", help="bookings as CSV (UTF-8 with BOM, opens in Excel)")
     export.add_argument("--session", metavar="ID", help="only this session")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
@@ -234,7 +241,7 @@ def _bookings(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import configure_logging
     from bot.dialogue import Dialogue, format_summaries, open_day_of
     from bot.kb import OpenDay
-    from bot.store import Store
+    from bot.store import Store, mask_phone
 
     configure_logging(settings.log_level)  # admin actions are logged (who, what) on stderr
 
@@ -253,8 +260,25 @@ def _bookings(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
         async with await Store.open(settings.database) as store:
             dialogue = Dialogue(store, lambda: open_day, reminder_time=settings.reminder_time)
+            if args.bookings_command == "list" and args.suspicious:
+                found = await store.suspicious()
+                await store.log_admin(actor, "suspicious", f"{len(found)} row(s)", dialogue.now())
+                if not found:
+                    print("No suspicious bookings.")
+                for reason, b in found:
+                    when = b.created_at.astimezone(dialogue.now().tzinfo).strftime("%m-%d %H:%M")
+                    print(f"{reason}\t{b.code}\t{b.session_id}\t{b.status}\t"
+                          f"{mask_phone(b.phone)}\t{printable(b.name)}\t{when}")
+                return 0
             if args.bookings_command == "list":
                 print(format_summaries(await dialogue.session_summaries(actor=actor)))
+                return 0
+            if args.bookings_command == "cancel":
+                released = await dialogue.admin_cancel(args.code, actor)
+                if released is None:
+                    print(f"No active booking '{args.code}'.", file=sys.stderr)
+                    return 1
+                print(f"Cancelled {released.code} ({released.session_id}); the citizen is told.")
                 return 0
             session = args.session
             if session is not None and session not in open_day.by_id and \
@@ -319,7 +343,7 @@ def _describe_group(group: MissGroup, i: int, n: int, lang: str) -> list[str]:
     last = group.last_at.astimezone(TZ_LOCAL).strftime("%Y-%m-%d %H:%M")
     lines = [_r("head", lang, i=i, n=n, count=group.count, askers=group.askers,
                 kinds=_r("kinds", lang, **kinds), last=last), _r("examples", lang)]
-    lines += [f"    {k}. {q}" for k, q in enumerate(group.examples, 1)]
+    lines += [f"    {k}. {printable(q)}" for k, q in enumerate(group.examples, 1)]
     if group.picked:
         lines.append(_r("picked", lang) + ", ".join(f"{e} ×{c}" for e, c in group.picked.items()))
     if group.downvoted:

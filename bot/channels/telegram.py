@@ -377,6 +377,10 @@ class PerChatOrder(BaseUpdateProcessor):
         pass
 
 
+def _webhook_error(status: int, error: str, message: str) -> web.Response:
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
 def formatted(record: logging.LogRecord) -> str:
     """The record's message. Arguments that do not fit it are dropped here (logging would
     print them raw in its error report, secrets and all)."""
@@ -631,16 +635,18 @@ class TelegramBot:
     async def webhook(self, request: web.Request) -> web.Response:
         """POST from Telegram: checked against the secret, then queued for the handlers."""
         secret = self.settings.telegram_webhook_secret or ""
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.Response(status=403, text="forbidden")
+        # Compared as bytes: a header with a non-UTF-8 byte must not raise before the check.
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode(
+            "utf-8", "surrogateescape")
+        if not secret or not hmac.compare_digest(given, secret.encode()):
+            return _webhook_error(403, "forbidden", "wrong or missing secret token")
         application = self.application
         if application is None:
-            return web.Response(status=503, text="starting")
+            return _webhook_error(503, "starting", "the bot is starting")
         try:
             update = Update.de_json(await request.json(), application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return web.Response(status=400, text="not a Telegram update")
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return _webhook_error(400, "invalid_update", "not a Telegram update")
         await application.update_queue.put(update)
         return web.Response(text="ok")
 
@@ -715,6 +721,15 @@ class TelegramBot:
             log.warning("language preference of a user not loaded: %s", exc)
 
     async def flood_gate(self, update: Update, context: Context) -> None:
+        query = update.callback_query
+        if query is not None and query.from_user is not None:  # button presses count too
+            verdict = self.flood.check(query.from_user.id)
+            if verdict == "ok":
+                return
+            await acknowledge(query)
+            if verdict == "notice":
+                await self.send(update, context, plain(t("flood", self.lang_of(query.from_user))))
+            raise ApplicationHandlerStop
         message = update.message
         if message is None or message.from_user is None or not self.addressed(message, context):
             return

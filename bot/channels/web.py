@@ -4,19 +4,27 @@ Routes (all state comes from ``app[STATE]``):
 
 ``GET /``                 the chat page (``bot/static/index.html``)
 ``GET /static/<name>``    the page's CSS, JavaScript and icon (package data, read at start-up)
-``POST /api/ask``         ``{"question": str, "lang"?: "zh"|"zh-hant"|"en", "session"?: str}``
-``POST /api/action``      ``{"action": str, "lang"?: ..., "session"?: ...}`` (a button press:
+``POST /api/ask``         ``{"question": str, "lang"?: "zh"|"zh-hant"|"en"}``
+``POST /api/action``      ``{"action": str, "lang"?: ...}`` (a button press:
                           ``entry:<id>`` for a suggestion, or an id from ``reply.actions``)
-``GET /api/messages``     ``?session=<id>``: messages waiting for that session (promotion from
-                          the waiting list, reminders), each handed out once
-``GET /healthz``          knowledge version, entry count, load time and uptime
+``GET /api/messages``     messages waiting for this session (promotion from the waiting list,
+                          reminders), each handed out once
+``GET /healthz``          knowledge version, entry count, load time and uptime; 503 when the
+                          database does not answer or cannot be written
 
 Both POST calls answer with :meth:`bot.engine.Reply.to_dict` — the same fields as
 ``run_bot.py ask --json``; ``/api/messages`` with ``{"messages": [reply, …]}`` (the page polls
-it). ``session`` is 1–64 characters of ``A-Za-z0-9_-`` (the page keeps a random one in
-localStorage); without one the asker is ``anonymous``, who cannot sign up for the open day.
+it).
 
-Every error is JSON ``{"error": code, "detail": text}`` with a 4xx status:
+The session is the server's: ``GET /`` and every ``/api/*`` call without a valid session cookie
+get a new one (:data:`COOKIE`: 144 random bits, signed, HttpOnly, SameSite=Lax, no expiry, never
+in a URL or the access log). A ``session`` field in the body, or a cookie value the server did
+not sign, is ignored. Sign-ups are limited per client address (``SIGNUPS_PER_CLIENT_PER_DAY``)
+and ``/api/*`` requests too (``RATE_LIMIT_PER_MINUTE``: 429 with ``Retry-After``); behind a
+reverse proxy, ``TRUSTED_PROXIES`` says whose ``X-Forwarded-For`` is believed.
+
+Every error is JSON ``{"error": code, "message": text for the citizen in the request's
+language, "detail": text for a developer}`` (429 adds ``"retry_after": seconds``):
 
 =====  ==========================  ==================================================
 400    ``invalid_json``            the body is not UTF-8 JSON, or not a JSON object
@@ -27,6 +35,10 @@ Every error is JSON ``{"error": code, "detail": text}`` with a 4xx status:
 413    ``too_large``               the body is over :data:`MAX_BODY_BYTES`, or the question
                                    is over :data:`bot.engine.MAX_QUESTION_CHARS` characters
 415    ``unsupported_media_type``  the request's Content-Type is not ``application/json``
+408    ``timeout``                 the body did not arrive within :data:`BODY_TIMEOUT`
+429    ``rate_limited``            too many requests from this address (``Retry-After``)
+503    ``storage_unavailable``     the database cannot be written (disk full, read-only):
+                                   sign-up steps wait, questions are still answered
 =====  ==========================  ==================================================
 
 A middleware turns anything unexpected into ``500 {"error": "internal"}`` and logs it; it is
@@ -37,12 +49,14 @@ chat works offline.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -52,17 +66,24 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import STATE
-from bot.conversation import Asker
+from bot.conversation import DIALOGUE_ACTIONS, STORAGE_DOWN, Asker
 from bot.engine import MAX_QUESTION_CHARS, Reply
+from bot.limits import client_address, is_trusted, retry_after
+from bot.store import StoreUnavailable
 
 log = logging.getLogger("bot.web")
 
 MAX_BODY_BYTES = 16 * 1024
+BODY_TIMEOUT = 10.0  # seconds for a request body to arrive (slow senders hold a connection)
+COOKIE = "qqm_session"
+CLIENT_KEY = web.RequestKey("client", str)  # the client address (see bot.limits.client_address)
+SESSION_KEY = web.RequestKey("session", str)  # the server-issued session id
+NEW_SESSION_KEY = web.RequestKey("new_session", bool)  # issued with this very request
+LANG_KEY = web.RequestKey("lang", str)  # the body's language, for error messages
 MAX_ACTION_CHARS = 64
 LANGS = ("zh", "zh-hant", "en")
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
-_SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -87,6 +108,21 @@ SECURITY_HEADERS = {
 }
 _ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 415: "unsupported_media_type"}
+_BAD = ("请求有误，请刷新页面后再试。", "Something was wrong with that request; please reload "
+        "the page and try again.")
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "too_large": ("内容太长了，请缩短到1000字以内再发送。", "That is too long; please keep it "
+                  "under 1,000 characters."),
+    "not_found": ("没有这个页面。", "There is no such page."),
+    "timeout": ("网络太慢，请求没有完整到达，请再试一次。", "The request did not arrive in time; "
+                "please try again."),
+    "rate_limited": ("您发送得太快了，请等 {n} 秒后再试。", "You are sending too fast; please "
+                     "wait {n} seconds and try again."),
+    "storage_unavailable": ("暂时无法报名，请稍后再试。", "Sign-up is not possible just now; "
+                            "please try again later."),
+    "internal": ("服务器出了点问题，请稍后再试。", "Something went wrong on our side; please try "
+                 "again later."),
+}
 
 _dumps = partial(json.dumps, ensure_ascii=False)
 
@@ -94,9 +130,9 @@ _dumps = partial(json.dumps, ensure_ascii=False)
 class ApiError(Exception):
     """A client mistake: becomes a JSON error response with a 4xx status."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(self, status: int, error: str, detail: str, retry: int | None = None) -> None:
         super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error, self.detail, self.retry = status, error, detail, retry
 
 
 @dataclass(frozen=True)
@@ -126,8 +162,10 @@ async def _ask(request: web.Request) -> web.Response:
     if len(question) > MAX_QUESTION_CHARS:
         raise ApiError(413, "too_large",
                        f"'question' is {len(question)} characters; at most {MAX_QUESTION_CHARS}")
-    asker = _asker(body)
-    reply = await request.app[STATE].conversation.text(asker, question)
+    asker = _asker(request, body)
+    state = request.app[STATE]
+    async with _turn(state, asker, urgent=False):
+        reply = await state.conversation.text(asker, question)
     return _reply(reply)
 
 
@@ -136,25 +174,49 @@ async def _action(request: web.Request) -> web.Response:
     action = _required(body, "action")
     if len(action) > MAX_ACTION_CHARS:
         raise ApiError(400, "invalid_field", f"'action' is longer than {MAX_ACTION_CHARS} characters")
-    asker = _asker(body)
-    reply = await request.app[STATE].conversation.press(asker, action)
+    if not action.isprintable():
+        raise ApiError(400, "invalid_field", "'action' holds control characters")
+    asker = _asker(request, body)
+    state = request.app[STATE]
+    async with _turn(state, asker, urgent=action.partition(":")[0] in DIALOGUE_ACTIONS):
+        reply = await state.conversation.press(asker, action)
     return _reply(reply)
 
 
+@contextlib.asynccontextmanager
+async def _turn(state: Any, asker: Asker, urgent: bool) -> AsyncIterator[None]:
+    """Sign-up steps go straight in; everything else takes one of :data:`QUESTIONS_AT_ONCE`
+    places, so that a flood of questions queues in front of the gate, not in front of the
+    person signing up (who waits for at most that many questions, not for the whole flood)."""
+    store = state.store
+    if urgent or (store is not None and store.in_flow(f"web:{asker.user_id}")):
+        yield
+        return
+    async with state.questions_gate:
+        yield
+
+
 async def _messages(request: web.Request) -> web.Response:
-    """The outbox of one web session (pulled: the page has no address to push to)."""
-    session = request.query.get("session")
-    if session is None:
-        raise ApiError(400, "invalid_field", "'session' is required")
-    asker = _asker({"session": session})
+    """The outbox of this web session (pulled: the page has no address to push to)."""
+    asker = _asker(request, {})
     dialogue = request.app[STATE].dialogue
-    replies = await dialogue.take_messages(asker) if dialogue is not None else []
+    if dialogue is None or request.get(NEW_SESSION_KEY):
+        return _json({"messages": []})  # a session issued just now has nothing waiting
+    try:
+        replies = await dialogue.take_messages(asker)
+    except StoreUnavailable:
+        replies = []  # nothing can be marked as handed out: it waits for the next poll
     return _json({"messages": [reply.to_dict() for reply in replies]})
 
 
 async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     knowledge = state.knowledge
+    problem = await _storage_problem(request.app)
+    if problem is not None:
+        return _json({"status": "unavailable", "error": "storage_unavailable",
+                      "message": _message("storage_unavailable", _lang(request)),
+                      "detail": problem}, status=503)
     return _json({
         "status": "ok",
         "knowledge_version": knowledge.version,
@@ -164,6 +226,27 @@ async def _healthz(request: web.Request) -> web.Response:
     })
 
 
+HEALTH_KEPT = 1.0  # seconds a good database check is reused: probes cost a write a second
+
+
+async def _storage_problem(app: web.Application) -> str | None:
+    """None if the database answers and takes a write. A good answer is reused for
+    :data:`HEALTH_KEPT` seconds unless a write has failed since (a flood of probes must not
+    queue an fsync each in front of the sign-ups)."""
+    state = app[STATE]
+    store = state.store
+    if store is None:
+        return "the database is not open"
+    if store.writable and time.monotonic() - state.health_checked < HEALTH_KEPT:
+        return None
+    try:
+        await store.health(datetime.now(UTC))
+    except Exception as exc:  # a full or read-only disk, a damaged file
+        return f"the database cannot be written: {exc}"
+    state.health_checked = time.monotonic()
+    return None
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type",
@@ -171,7 +254,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"the body is {length} bytes; at most {MAX_BODY_BYTES}")
-    raw = await request.read()  # raises 413 past client_max_size, even without Content-Length
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            raw = await request.read()  # raises 413 past client_max_size, even without a length
+    except TimeoutError:
+        raise ApiError(408, "timeout", f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     try:
@@ -190,6 +277,11 @@ def _string(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise ApiError(400, "invalid_field", f"'{name}' must be a string")
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+            raise ApiError(400, "invalid_field", f"'{name}' is not valid Unicode text") from None
     return value
 
 
@@ -203,18 +295,21 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def _asker(body: dict[str, Any]) -> Asker:
-    lang = _string(body, "lang")
+def _asker(request: web.Request, body: dict[str, Any]) -> Asker:
+    """The person behind the request: the server-issued session (never a client-chosen
+    string: a ``session`` field in the body is ignored) and their client address's hash."""
+    lang = body.get("lang")
     if lang is not None and lang not in LANGS:
         raise ApiError(400, "invalid_field", f"'lang' must be one of {', '.join(LANGS)}")
-    session = _string(body, "session")
-    if session is not None and not _SESSION.fullmatch(session):
-        raise ApiError(400, "invalid_field",
-                       "'session' must be 1-64 characters of A-Z, a-z, 0-9, _ and -")
-    return Asker("web", session or "anonymous", lang)
+    request[LANG_KEY] = lang
+    sessions = request.app[STATE].sessions
+    client = sessions.client_key(request[CLIENT_KEY]) if sessions is not None else None
+    return Asker("web", request.get(SESSION_KEY) or "anonymous", lang, client)
 
 
 def _reply(reply: Reply) -> web.Response:
+    if reply.kind == STORAGE_DOWN:
+        raise ApiError(503, "storage_unavailable", "the database cannot be written just now")
     return _json(reply.to_dict())
 
 
@@ -224,8 +319,30 @@ def _json(data: dict[str, Any], status: int = 200) -> web.Response:
     return response
 
 
-def _error(status: int, error: str, detail: str) -> web.Response:
-    return _json({"error": error, "detail": detail}, status=status)
+def _lang(request: web.Request) -> str:
+    """The request's language, for error messages: the body's ``lang``, else the browser's."""
+    lang = request.get(LANG_KEY)
+    if lang in LANGS:
+        return str(lang)
+    accept = request.headers.get("Accept-Language", "").strip().lower()
+    return "en" if accept.startswith("en") else "zh"
+
+
+def _message(error: str, lang: str, **values: Any) -> str:
+    zh, en = _MESSAGES.get(error, _BAD)
+    return (en if lang == "en" else zh).format(**values)
+
+
+def _error(request: web.Request, status: int, error: str, detail: str,
+           retry: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": error, "message": _message(error, _lang(request), n=retry),
+                            "detail": detail}
+    if retry is not None:
+        body["retry_after"] = retry
+    response = _json(body, status=status)
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 # --------------------------------------------------------------------------- page and files
@@ -268,21 +385,54 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def _error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE]
+    request[CLIENT_KEY] = client_address(request.remote, request.headers.getall(
+        "X-Forwarded-For", []), state.trusted_proxies)
+    api = request.path.startswith("/api/")
+    issued = None
+    if (api or request.path == "/") and state.sessions is not None:
+        cookie = request.cookies.get(COOKIE, "")
+        session = state.sessions.verify(cookie) if cookie else None
+        if session is None:
+            session, issued = state.sessions.issue()
+            request[NEW_SESSION_KEY] = True
+        request[SESSION_KEY] = session
     try:
-        return await handler(request)
+        if api:
+            wait = state.rate_limit.hit(request[CLIENT_KEY])
+            if wait is not None:
+                raise ApiError(429, "rate_limited", "too many requests from this address",
+                               retry_after(wait))
+        response = await handler(request)
     except ApiError as exc:
-        return _error(exc.status, exc.error, exc.detail)
+        response = _error(request, exc.status, exc.error, exc.detail, exc.retry)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = _error(exc.status, _ERROR_CODES.get(exc.status, "http_error"),
+        response = _error(request, exc.status, _ERROR_CODES.get(exc.status, "http_error"),
                           exc.text or exc.reason)
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
-        return response
+    except StoreUnavailable:  # logged by the store, once a minute
+        response = _error(request, 503, "storage_unavailable",
+                          "the database cannot be written just now")
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
-        return _error(500, "internal", "something went wrong on our side; please try again")
+        response = _error(request, 500, "internal",
+                          "something went wrong on our side; please try again")
+    if issued is not None:
+        response.set_cookie(COOKIE, issued, path="/", httponly=True, samesite="Lax",
+                            secure=_https(request, state.trusted_proxies))
+    return response
+
+
+def _https(request: web.Request, trusted: Any) -> bool:
+    """Whether the citizen's browser talks HTTPS (directly, or to a trusted proxy)."""
+    if request.secure:
+        return True
+    if is_trusted(request.remote, trusted):
+        return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+    return False
 
 
 async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -1,0 +1,209 @@
+"""Small interfaces that keep scripts from crowding people out: web sessions the server
+issues, request rate limits, per-person locks, and the address a request came from.
+
+Each is in memory, for one process. A deployment with several replicas (issue 13) swaps in
+implementations backed by the shared database or a cache behind the same methods
+(:class:`RateLimit`, :class:`SessionIssuer`); callers never see the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import math
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+SESSION_BYTES = 18  # 144 random bits per web session
+MAX_TRACKED = 100_000  # clients a rate limiter remembers at once (oldest forgotten first)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+# --------------------------------------------------------------------------- web sessions
+
+
+class SessionIssuer(Protocol):
+    """Issues web session ids and recognises the ones it issued (and nothing else)."""
+
+    def issue(self) -> tuple[str, str]:
+        """A new session: (session id, cookie value)."""
+        ...
+
+    def verify(self, cookie: str) -> str | None:
+        """The session id of a cookie this issuer made, or None for anything else."""
+        ...
+
+
+class SignedSessions:
+    """Random ids signed with a secret key: a cookie value the server did not make (a chosen
+    or guessed string) is never accepted, and no session table has to be written."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the session key must be at least 16 bytes")
+        self._key = key
+
+    def _sign(self, session_id: str) -> str:
+        digest = hmac.new(self._key, b"web-session|" + session_id.encode(), hashlib.sha256)
+        return _b64(digest.digest()[:16])
+
+    def issue(self) -> tuple[str, str]:
+        session_id = _b64(secrets.token_bytes(SESSION_BYTES))
+        return session_id, f"{session_id}.{self._sign(session_id)}"
+
+    def verify(self, cookie: str) -> str | None:
+        session_id, dot, signature = cookie.partition(".")
+        if not dot or len(session_id) != 24 or len(signature) != 22:
+            return None
+        if not hmac.compare_digest(signature.encode(), self._sign(session_id).encode()):
+            return None
+        return session_id
+
+    def client_key(self, address: str) -> str:
+        """A keyed hash of a client address (an IPv6 address by its /64): bookings keep this,
+        not the address, to count and list sign-ups per address."""
+        return _b64(hmac.new(self._key, b"client|" + address.encode(), hashlib.sha256)
+                    .digest()[:12])
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+class RateLimit(Protocol):
+    def hit(self, key: str) -> float | None:
+        """Count one request of ``key``: None if allowed, else seconds until one would be."""
+        ...
+
+
+class TokenBucket:
+    """``per_minute`` requests a minute per key, in bursts of up to ``per_minute``; 0 = off."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
+
+    def hit(self, key: str) -> float | None:
+        if self.per_minute <= 0:
+            return None
+        rate = self.per_minute / 60.0
+        now = self.clock()
+        tokens, at = self._buckets.get(key, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - at) * rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > MAX_TRACKED:
+            self._buckets.popitem(last=False)
+        return None if allowed else (1.0 - tokens) / rate
+
+
+def retry_after(seconds: float) -> int:
+    """Whole seconds for a Retry-After header (at least 1)."""
+    return max(1, math.ceil(seconds))
+
+
+# --------------------------------------------------------------------------- per-person order
+
+
+class PersonLocks:
+    """One lock per person: their requests run one after the other (a button press and a
+    typed message sent at the same moment must not race), different people's concurrently.
+    A lock lives only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[None]:
+        if key is None:
+            yield
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+# --------------------------------------------------------------------------- client address
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``TRUSTED_PROXIES``: addresses or networks separated by commas or spaces."""
+    networks = []
+    for part in text.replace(",", " ").split():
+        networks.append(ipaddress.ip_network(part, strict=False))
+    return tuple(networks)
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str],
+                   trusted: tuple[Network, ...]) -> str:
+    """The address a request came from: the peer, unless the peer is a trusted proxy, in
+    which case the right-most ``X-Forwarded-For`` address that is not itself a trusted proxy
+    (the left-most ones are whatever the client chose to send). IPv6 addresses count by /64."""
+    address = _ip(peer)
+    if address is not None and _trusted(address, trusted):
+        hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
+        for hop in reversed(hops):
+            candidate = _ip(hop)
+            if candidate is None:
+                break
+            address = candidate
+            if not _trusted(candidate, trusted):
+                break
+    if address is None:
+        return peer or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def is_trusted(peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """Whether the peer is one of the trusted reverse proxies."""
+    address = _ip(peer)
+    return address is not None and _trusted(address, trusted)
+
+
+def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not text:
+        return None
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+             trusted: tuple[Network, ...]) -> bool:
+    return any(address.version == n.version and address in n for n in trusted)
+
+
+__all__ = ["PersonLocks", "RateLimit", "SessionIssuer", "SignedSessions", "TokenBucket",
+           "client_address", "is_trusted", "parse_networks", "retry_after"]
