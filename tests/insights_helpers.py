@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -24,13 +23,13 @@ from bot.app import STATE, AppState, create_app
 from bot.engine import Engine
 from bot.kb import load_knowledge
 from bot.settings import Settings
-from tests.paths import ROOT
+from tests.paths import ROOT, copy_knowledge
 from tests.web_helpers import CookieSessions
 
 
 def knowledge_copy(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", target)
+    copy_knowledge(target)
     return target
 
 

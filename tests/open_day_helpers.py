@@ -15,7 +15,7 @@ from bot.dialogue import Dialogue, open_day_of
 from bot.engine import Engine, Reply
 from bot.kb import TZ, Knowledge, OpenDay, load_knowledge
 from bot.store import Store
-from tests.paths import ROOT
+from tests.paths import copy_knowledge
 
 TODAY = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)  # every shipped session is still to come
 SESSION_A = "example-a-2027-03-16"  # 20 seats, 16 March 2027 09:30
@@ -108,7 +108,7 @@ def knowledge_copy(tmp_path: Path, edit: Callable[[str], str] | None = None) -> 
     target = tmp_path / "knowledge"
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(ROOT / "knowledge", target)
+    copy_knowledge(target)
     if edit is not None:
         path = target / "open_day.yaml"
         path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")

@@ -27,7 +27,7 @@ from bot.kb import TZ
 from bot.settings import Settings
 from bot.store import Draft, Store
 from tests.open_day_helpers import SESSION_A
-from tests.paths import ROOT
+from tests.paths import ROOT, copy_knowledge
 from tests.web_helpers import CookieSessions, shipped_engine
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)
@@ -337,10 +337,9 @@ async def test_misses_older_than_the_retention_period_are_purged(tmp_path: Path)
 
 
 def test_a_yaml_alias_bomb_is_refused_with_file_and_line(tmp_path: Path) -> None:
-    import shutil
 
     knowledge = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", knowledge)
+    copy_knowledge(knowledge)
     bomb = ('a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
             'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n'
             'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.kb import KnowledgeError, Problem, load_knowledge
-from tests.paths import ROOT, SHARED
+from tests.paths import ROOT, SHARED, copy_knowledge
 
 GOOD = """\
 entries:
@@ -186,7 +185,7 @@ def test_links_are_official_sites_only(knowledge) -> None:  # noqa: ANN001
 
 def test_a_copy_of_the_knowledge_can_be_pointed_at(tmp_path: Path) -> None:
     target = tmp_path / "kb"
-    shutil.copytree(ROOT / "knowledge", target)
+    copy_knowledge(target)
     run = subprocess.run([sys.executable, "run_bot.py", "--knowledge", str(target), "ask", "--json",
                           "中国品牌日是哪天"], cwd=ROOT, capture_output=True, text=True)
     assert '"entry_id": "expo-china-brand-day"' in run.stdout

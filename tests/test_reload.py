@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.engine import Engine
 from bot.reload import KnowledgeWatcher, ReloadResult
-from tests.paths import ROOT
+from tests.paths import copy_knowledge
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
-    shutil.copytree(ROOT / "knowledge", target)
+    copy_knowledge(target)
     return target
 
 
