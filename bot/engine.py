@@ -178,6 +178,7 @@ class Engine:
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
         }
         self._told: dict[int, aspects.Told] = {}  # derived on first need
+        self._overviews: dict[str, Entry | None] = {}
         self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
         self._greetings = sorted(
             (k for k, i in self._smalltalk.items() if i.id == "greeting"), key=len, reverse=True)
@@ -449,8 +450,9 @@ class Engine:
         if top is not None and fitted:
             if self.decision.answers(self.signals(ranked, tokens, asked)):  # type: ignore[union-attr,arg-type]
                 return self._answer(top.entry, top.score, lang)
-            if top.missing and self._subject_known(top, tokens):
-                return self._not_in_source(top, tokens, lang)
+            about = self._lacking(ranked, tokens) if asked else None
+            if about is not None:
+                return self._not_in_source(about, ranked, tokens, lang)
         if top is None or top.score < t.clarify or top.explained < t.clarify_explained:
             score = top.score if top else 0.0
             return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=float(score))
@@ -485,20 +487,44 @@ class Engine:
         return bool(self._shared_names(top, tokens)) or (
             top.hit.phrasing_cover >= 0.6 and top.explained >= 0.5)
 
-    def _not_in_source(self, top: _Scored, tokens: list[str], lang: str) -> Reply:
-        """"报道没有提到品博会的门票价格。关于品博会，报道提到：……" with the entry's question."""
+    def _overview(self, name: str) -> Entry | None:
+        """The entry that says what a named thing is: most of its phrasings name it and ask
+        "what is" (品博会是什么); found once per name."""
+        if name not in self._overviews:
+            best, most = None, 0
+            for entry in self.knowledge.entries:
+                n = sum(1 for q in (*entry.questions.zh, *entry.questions.en)
+                        if name in self.normalizer.tokens(q) and "what" in aspects.asked(q))
+                if n > most:
+                    best, most = entry, n
+            self._overviews[name] = best
+        return self._overviews[name]
+
+    def _lacking(self, ranked: list[_Scored], tokens: list[str]) -> _Scored | None:
+        """The best entry on the question's subject when it lacks what is asked (the expo's
+        ticket price); None when it tells it, or when no entry near the top is on the subject.
+        (The re-ranking has already put an entry of the subject that tells it first.)"""
+        first = next((r for r in ranked[:DEPTH] if self._subject_known(r, tokens)), None)
+        return first if first is not None and first.missing else None
+
+    def _not_in_source(self, top: _Scored, ranked: list[_Scored], tokens: list[str],
+                       lang: str) -> Reply:
+        """"报道没有提到品博会的门票价格。关于品博会，报道提到：……" with the subject's question
+        (its overview when one is near the top) as a button."""
         names = self._shared_names(top, tokens)
         group = self._names.get(names[0], []) if names else []
-        entry = top.entry
+        entry = (self._overview(names[0]) if names else None) or top.entry
         detail = aspects.label(sorted(top.missing, key=aspects.ASPECTS.index)[0],
                                "en" if lang == "en" else "zh")
         if lang == "en" and entry.answer.en:
             latin = [v for v in group if v.isascii()]
-            subject = (latin[0] if latin[0].isupper() else f"the {latin[0]}") if latin else "this"
+            name = latin[0] if latin else ""
+            subject = (name if name.isupper() else "the " + name.title()) if name else "this"
             said = _first_sentence(entry.answer.en)
         else:
             lang = lang if lang != "en" else "zh"
-            subject = group[0] if group else "这个问题"
+            subject = group[0] if group else _common(Normalizer.base(" ".join(tokens)) if not
+                                                     group else "", entry) or "这一点"
             said = _first_sentence(entry.answer.zh)
         template = self.message("detail_not_in_source", lang)
         text = template.format(subject=self._script(subject, lang), detail=self._script(detail, lang),
@@ -615,6 +641,20 @@ def _sums(held: np.ndarray, weights: list[float]) -> np.ndarray:
     if not len(weights):
         return np.zeros(held.shape[1])
     return np.where(held, np.asarray(weights)[:, None], 0.0).cumsum(axis=0)[-1]
+
+
+def _common(question: str, entry: Entry) -> str:
+    """The longest run of Chinese characters (2 or more) that the question shares with the
+    entry's answer or phrasings: its subject when no synonym names it (高善武)."""
+    text = " ".join((entry.answer.zh, *entry.questions.zh))
+    best = ""
+    for i in range(len(question)):
+        for j in range(i + len(best) + 1, len(question) + 1):
+            piece = question[i:j]
+            if not all("\u4e00" <= ch <= "\u9fff" for ch in piece) or piece not in text:
+                break
+            best = piece
+    return best if len(best) >= 2 else ""
 
 
 def _first_sentence(text: str) -> str:

@@ -197,7 +197,7 @@ class Normalizer:
                 ends.append(key)  # 呀, 哈: only at the end of a clause, never inside 哈尔滨
             elif key:
                 mapping[key] = " "
-        self._end_fillers = (re.compile(f"[{''.join(map(re.escape, ends))}]+(?= |$)")
+        self._end_fillers = (re.compile(f"[{''.join(map(re.escape, ends))}]+(?=[\\W_]|$)")
                              if ends else None)
         self.variants: list[str] = []
         groups, asked = list(synonym_groups), list(question_groups)
@@ -241,11 +241,12 @@ class Normalizer:
         occurs in ``rest`` (the knowledge's text with ``key`` taken out)."""
         return short in rest or any(short in v and key not in v for v in self.variants)
 
-    def strip_fillers(self, base_text: str) -> str:
-        """Single-character fillers (呀, 哈, 呢) removed where they end a clause only."""
+    def strip_fillers(self, text: str) -> str:
+        """Single-character fillers (呀, 哈, 呢) removed where they end a clause (before
+        punctuation, a space or the end), never inside a word (哈尔滨)."""
         if self._end_fillers is None:
-            return base_text
-        return self._end_fillers.sub("", base_text)
+            return text
+        return self._end_fillers.sub("", text)
 
     @staticmethod
     def _compile(mapping: dict[str, str]) -> re.Pattern[str] | None:
@@ -278,11 +279,11 @@ class Normalizer:
         return base_text
 
     def tokens(self, text: str) -> list[str]:
-        return tokenize(self.canonical(self.strip_fillers(self.base(text))))
+        return tokenize(self.canonical(self.base(self.strip_fillers(text))))
 
     def base_tokens(self, text: str) -> list[str]:
         """Tokens before synonyms: what spelling repair compares against."""
-        return tokenize(self.strip_fillers(self.base(text)))
+        return tokenize(self.base(self.strip_fillers(text)))
 
     def tokens_from_base(self, tokens: Sequence[str]) -> list[str]:
         return tokenize(self.canonical(detokenize(tokens)))
@@ -293,7 +294,7 @@ class Normalizer:
         Loading the knowledge needs both for every phrasing; most Chinese phrasings join back
         into their base text unchanged, which spares the tokens → text round trip.
         """
-        base = self.strip_fillers(self.base(text))
+        base = self.base(self.strip_fillers(text))
         base_tokens = tokenize(base)
         joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
         return base_tokens, tokenize(self.canonical(joined))
