@@ -600,3 +600,16 @@ __all__ = ["ANONYMOUS", "GROUP_SIMILARITY", "SALT_FILE", "Analysis", "DayCount",
            "MissGroup", "Nearest", "QuestionEvent", "Recorder", "Stats", "add_group_as_phrasing",
            "analyse", "asker_hash", "format_stats", "gather_stats", "group_misses", "load_salt",
            "mark_group_out_of_scope", "nearest", "redact", "review_groups", "stats_text"]
+
+
+def labelled_from(misses: Iterable[Miss]) -> list[tuple[str, str | None]]:
+    """Recorded misses as labelled questions for refitting the decision (bot/refit.py): a
+    pick after "did you mean" labels the question with the entry picked; a 👎 says the entry
+    answered was not right, so no confident answer was (as far as is known)."""
+    out: list[tuple[str, str | None]] = []
+    for m in misses:
+        if m.kind == "clarify" and m.picked and m.picked != "none":
+            out.append((m.question, m.picked))
+        elif m.kind == "downvote":
+            out.append((m.question, None))
+    return out

@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
 from bot import refit
 from bot.decision import FEATURES, SHIPPED, Decision, Signals, fit_rule, load
 from bot.engine import Engine
-from bot.kb import Knowledge
+from bot.insights import labelled_from
+from bot.kb import TZ, Knowledge
+from bot.store import Miss
+from tests.insights_helpers import run_cli
 from tests.paths import ROOT
 
 
@@ -71,3 +76,55 @@ def test_ask_json_carries_the_honest_reply() -> None:
     reply = json.loads(out)
     assert reply["status"] == "fallback" and reply["kind"] == "detail_not_in_source"
     assert reply["answer"].startswith("报道没有提到品博会") and reply["suggestions"]
+
+
+EXPO = """entries:
+  - id: expo-date
+    category: expo
+    questions:
+      zh: [品博会什么时候举办, 品博会哪天开, 品博会几月份]
+    answer:
+      zh: 品博会计划于2022年12月举办，门票免费。
+    source: 品博会计划将于今年 12 月举办
+    aspects: [when, price]
+"""
+
+
+def test_validate_explain_shows_what_each_entry_tells(tmp_path: Path) -> None:
+    (tmp_path / "expo.yaml").write_text(EXPO, encoding="utf-8")
+    out = run_cli("validate", str(tmp_path), "--explain", data_dir=tmp_path / "data")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "expo-date tells (stated): when (stated in the YAML); price" in out.stdout
+    shipped = run_cli("validate", "--explain", data_dir=tmp_path / "data").stdout
+    assert "expo-date tells (derived): when (the answer)" in shipped
+
+
+def test_validate_rejects_an_aspect_it_does_not_know(tmp_path: Path) -> None:
+    (tmp_path / "expo.yaml").write_text(EXPO.replace("[when, price]", "[when, colour]"),
+                                        encoding="utf-8")
+    out = run_cli("validate", str(tmp_path), data_dir=tmp_path / "data")
+    assert out.returncode == 1 and "unknown aspect(s) colour" in out.stdout
+    assert "expo.yaml:" in out.stdout and "aspects" in out.stdout
+
+
+def test_review_refit_shows_before_and_after_and_writes_only_when_accepted(tmp_path: Path) -> None:
+    before = SHIPPED.read_bytes()
+    out = run_cli("review", "--refit", data_dir=tmp_path / "data", stdin="n\n")
+    assert out.returncode == 0, out.stderr
+    assert "held back (citizen_held.yaml), now:" in out.stdout
+    assert "held back (citizen_held.yaml), refit:" in out.stdout
+    assert "nothing written" in out.stdout and SHIPPED.read_bytes() == before
+
+
+def test_picks_and_downvotes_become_labelled_questions() -> None:
+    at = datetime(2022, 10, 1, tzinfo=TZ)
+
+    def miss(kind: str, question: str, entry: str | None, picked: str | None) -> Miss:
+        return Miss(1, at, "2022-10-01", "web", kind, question, question, "", "zh", (), entry,
+                    picked, None, None, None)
+
+    labelled = labelled_from([miss("clarify", "品博会几月", None, "expo-date"),
+                              miss("clarify", "品博会", None, "none"),
+                              miss("downvote", "品博会门票", "expo-overview", None),
+                              miss("fallback", "天气", None, None)])
+    assert labelled == [("品博会几月", "expo-date"), ("品博会门票", None)]
