@@ -232,7 +232,9 @@ class Recorder:
         """Count the question; keep it for review when it fell back or needed a "did you
         mean" (returns the miss id)."""
         at = self.clock()
-        if reply.kind == "knowledge" and reply.status in (Status.FALLBACK, Status.CLARIFY):
+        # a detail the article lacks is kept too: staff see which details citizens ask for
+        if reply.kind in ("knowledge", "detail_not_in_source") and reply.status in (
+                Status.FALLBACK, Status.CLARIFY):
             miss = self.draft(engine, reply.status.value, question, reply.lang, asker, at)
             return await self.store.record_question(
                 at=at, channel=asker.channel, status=reply.status.value, kind=reply.kind,
