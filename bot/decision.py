@@ -105,7 +105,7 @@ def load(path: Path = SHIPPED) -> Decision | None:
 
 # The lead starts at 5: below it two entries that look alike are a coin toss, whatever a
 # few hundred labelled questions say (a bare 品博会 leads its siblings by 4).
-_GRID = {"score": np.arange(36, 72, 2, dtype=float), "lead": np.arange(5, 16, dtype=float),
+_GRID = {"score": np.arange(36, 92, 2, dtype=float), "lead": np.arange(5, 16, dtype=float),
          "explained": np.arange(40, 85, 5) / 100, "unknown": np.array([0.05, 0.1, 0.2, 0.3, 0.5, 1.01])}
 
 
@@ -113,7 +113,8 @@ def fit_rule(x: np.ndarray, y: np.ndarray, wrong_share: float = 0.01,
              hard: tuple[np.ndarray, np.ndarray] | None = None,
              hard_share: float = 0.10) -> Decision:
     """The rule's thresholds: of all on the grid with at most ``wrong_share`` of their
-    answers wrong, those with the most right answers (the strictest among equals).
+    answers wrong, those with the most right answers (the strictest among equals); when
+    none is that precise, the most precise one.
 
     ``hard`` (features, labels) are harder questions with noisier labels (left-out
     phrasings: a neighbouring entry often tells the same fact, yet counts as wrong); at most
@@ -129,6 +130,8 @@ def fit_rule(x: np.ndarray, y: np.ndarray, wrong_share: float = 0.01,
     allowed = (col["foreign"] == 0) & (col["missing"] == 0)
     best: tuple[float, ...] = (-1.0,)
     chosen = Decision()
+    closest: tuple[float, ...] = (-2.0,)  # (-wrong share, right answers) of the most precise
+    fallback = Decision()
     for score in _GRID["score"]:
         a1 = allowed & (col["score"] * 100 >= score - 1e-9)
         for lead in _GRID["lead"]:
@@ -143,13 +146,18 @@ def fit_rule(x: np.ndarray, y: np.ndarray, wrong_share: float = 0.01,
                     a &= ~is_hard
                     ok, bad = int((a & y).sum()), int((a & ~y).sum())
                     if bad > wrong_share * max(ok + bad, 1):
+                        near = (-bad / max(ok + bad, 1), ok)
+                        if ok and near > closest:
+                            closest = near
+                            fallback = Decision("rule", float(score), float(lead),
+                                                float(explained), float(unknown))
                         continue
                     key = (ok, -bad, score, lead, explained, -unknown)
                     if key > best:
                         best = key
                         chosen = Decision("rule", float(score), float(lead), float(explained),
                                           float(unknown))
-    return chosen
+    return chosen if best[0] >= 0 else fallback
 
 
 def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.1, rounds: int = 50,

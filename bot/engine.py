@@ -491,13 +491,17 @@ class Engine:
         """The entry that says what a named thing is: most of its phrasings name it and ask
         "what is" (品博会是什么); found once per name."""
         if name not in self._overviews:
-            best, most = None, 0
-            for entry in self.knowledge.entries:
-                n = sum(1 for q in (*entry.questions.zh, *entry.questions.en)
-                        if name in self.normalizer.tokens(q) and "what" in aspects.asked(q))
-                if n > most:
-                    best, most = entry, n
-            self._overviews[name] = best
+            entries, keys = self.knowledge.entries, self.index.keys
+            counts: dict[int, int] = {}
+            for doc in self.index.docs_with(name).tolist():  # the phrasings naming it only
+                key = int(keys[doc])
+                entry = entries[key]
+                nth = doc - int(np.searchsorted(keys, key))
+                phrasing = (*entry.questions.zh, *entry.questions.en)[nth]
+                if "what" in aspects.asked(phrasing):
+                    counts[key] = counts.get(key, 0) + 1
+            best = max(counts, key=lambda k: (counts[k], -k)) if counts else None
+            self._overviews[name] = None if best is None else entries[best]
         return self._overviews[name]
 
     def _lacking(self, ranked: list[_Scored], tokens: list[str]) -> _Scored | None:
