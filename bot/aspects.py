@@ -77,7 +77,7 @@ _EN: dict[str, str] = {
     "eligibility": r"\b(?:eligible|eligibility|who can|who may|requirements?|qualif\w*|criteria)\b",
     "join": r"\b(?:how (?:can|do|does|to|should) (?:i|we|one|you|a company|companies)?\s*"
             r"(?:join|apply|enter|take part|register|sign up|participate|submit|book)|"
-            r"sign up|register|registration|apply|application)\b",
+            r"sign up|sign-up|registration form|apply for|how to apply|how to register)\b",
     "where": r"\b(?:where|venue|location|which district|which city|what place)\b",
     "who": r"\b(?:who|whom|whose|which compan\w*|which organi[sz]ations?|which firms?|"
            r"which institutions?|which departments?|by whom)\b",
@@ -133,7 +133,10 @@ _WHERE_RE = re.compile(r"在[^，。]{0,12}(?:区|市|省|县|馆|中心|广场|
 _PRICE_RE = re.compile(r"\d+\s*元|免费|门票|票价|收费")
 _CONTACT_RE = re.compile(r"https?://|电话|热线|\d{3,4}-\d{7,8}|@|邮箱|地址[:：]|网址")
 _HOURS_RE = re.compile(r"\d+[:：]\d\d|\d+时|\d+点")
-_JOIN_RE = re.compile(r"报名|申报|预约|登录|扫码|提交|报送|投稿|可通过|申请")
+# How to take part, as instructions: "历经组织报名" or "注册申请量" tell no way to sign up.
+_JOIN_RE = re.compile(r"(?:可|请|即可|可以|欢迎)(?:在|通过|于|登录|扫码)?[^。，]{0,12}"
+                      r"(?:报名|申报|预约|投稿|申请|参加|参与)|报名方式|报名入口|报名渠道|申报方式|"
+                      r"申报渠道|预约方式|扫码|登录")
 _WHY_RE = re.compile(r"为了|旨在|目的|意义|作用|助力|推动|促进|以便|从而|帮助")
 _ELIGIBLE_RE = re.compile(r"条件|资格|面向|适用|凡是|均可")
 _AGE_RE = re.compile(r"\d+\s*岁")
