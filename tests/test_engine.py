@@ -205,3 +205,12 @@ def test_a_name_inside_another_name_is_not_that_name(engine: Engine) -> None:
     # 中国质量 (the first four characters of 中国质量月) is not 中国质量奖 with a character missing
     reply = engine.ask("中国质量月是什么")
     assert reply.entry_id is None or not reply.entry_id.startswith("award")
+
+
+def test_a_word_the_knowledge_never_uses_counts_against_an_answer(engine: Engine) -> None:
+    known = engine.read("品博会的主题是什么")
+    unknown = engine.read("品博会的吉祥物是什么")  # 吉祥物: no entry speaks of a mascot
+    assert engine.signals(known.ranked, known.tokens).unknown_words == 0
+    assert engine.signals(unknown.ranked, unknown.tokens).unknown_words > 0.2
+    assert engine.ask("品博会的主题是什么").status is Status.ANSWER
+    assert engine.ask("品博会的吉祥物是什么").status is not Status.ANSWER
