@@ -29,13 +29,13 @@ DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which"
 LABELS: dict[str, tuple[str, str]] = {
     "when": ("时间", "date"), "day": ("具体日期", "exact day"),
     "hours": ("开放时间", "opening hours"), "where": ("地点", "place"),
-    "who": ("相关人员或单位", "people or organisations involved"),
+    "who": ("相关人员或单位", "names of those involved"),
     "how_many": ("具体数量", "exact number"), "which": ("完整名单", "full list"),
     "what": ("具体内容", "details"), "why": ("原因或作用", "purpose"),
-    "join": ("报名或参与方式", "way to sign up or take part"),
+    "join": ("报名或参与方式", "sign-up details"),
     "contact": ("联系方式（电话、网址、地址、邮箱）", "contact details (phone, website, address, e-mail)"),
     "price": ("费用或门票价格", "price or ticket cost"),
-    "eligibility": ("参与条件", "conditions of eligibility"), "age": ("年龄", "age"),
+    "eligibility": ("参与条件", "eligibility conditions"), "age": ("年龄", "age"),
 }
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
