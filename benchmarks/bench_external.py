@@ -37,6 +37,7 @@ from rapidfuzz import fuzz, process
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.decision import FEATURES, fit_rule  # noqa: E402
 from bot.engine import Engine, Status, Thresholds  # noqa: E402
 from bot.judge import Labelled, fit_judge  # noqa: E402
 from bot.kb import Bilingual, Entry, Knowledge, Questions, SmallTalk  # noqa: E402
@@ -570,6 +571,57 @@ def print_decisions(label: str, d: Decisions) -> None:
           f"{pct(d.all_confident_right)}")
 
 
+@dataclass
+class Read:
+    """What bot/decision.py reads of each question (Engine.read + Engine.signals)."""
+
+    x: np.ndarray  # feature vectors (a zero row when nothing was found)
+    top: list[int | None]  # entry index of the best entry
+    ms: float  # read + signals, per question
+
+
+def read_all(engine: Engine, questions: Sequence[Question]) -> Read:
+    index_of = {id(e): i for i, e in enumerate(engine.knowledge.entries)}
+    rows, top = [], []
+    start = time.perf_counter()
+    for q in questions:
+        read = engine.read(q.text)
+        if read.ranked:
+            rows.append(engine.signals(read.ranked, read.tokens, read.asked).vector())
+            top.append(index_of[id(read.ranked[0].entry)])
+        else:
+            rows.append(np.zeros(len(FEATURES)))
+            top.append(None)
+    ms = 1000 * (time.perf_counter() - start) / len(questions)
+    return Read(np.array(rows), top, ms)
+
+
+def fitted_decision(engine: Engine, train: Sequence[Question], dev: Sequence[Question]
+                    ) -> tuple[object, Decisions, float]:
+    """bot/decision.py's rule fitted on train (at most 1 - FIT_MIN_PRECISION of its confident
+    answers wrong, paraphrase or hard negative), reported on dev like Engine.decide."""
+    tr = read_all(engine, train)
+    right = np.array([q.label == 1 and t == q.entry for q, t in zip(train, tr.top, strict=True)])
+    rule = fit_rule(tr.x, right, wrong_share=1 - FIT_MIN_PRECISION)
+    dv = read_all(engine, dev)
+    col = {n: dv.x[:, FEATURES.index(n)] for n in FEATURES}
+    answered = ((col["foreign"] == 0) & (col["missing"] == 0) & (col["score"] * 100 >= rule.score)
+                & (col["lead"] * 100 >= rule.lead) & (col["explained"] >= rule.explained)
+                & (col["unknown_words"] < rule.unknown))
+    para = [i for i, q in enumerate(dev) if q.label == 1]
+    neg = [i for i, q in enumerate(dev) if q.label == 0]
+    conf = [i for i in para if answered[i]]
+    ok = [i for i in conf if dv.top[i] == dev[i].entry]
+    neg_conf = [i for i in neg if answered[i]]
+    neg_own = [i for i in neg_conf if dv.top[i] == dev[i].entry]
+    n_all = len(conf) + len(neg_conf)
+    nan = float("nan")
+    d = Decisions(len(para), len(conf) / len(para), len(ok) / len(conf) if conf else nan, nan, nan,
+                  len(neg), len(neg_own) / len(neg), len(neg_conf) / len(neg), nan,
+                  len(ok) / n_all if n_all else nan)
+    return rule, d, dv.ms
+
+
 def main() -> None:
     t_start = time.perf_counter()
     train_rows, dev_rows = read_pairs(TRAIN_CSV), read_pairs(DEV_CSV)
@@ -706,13 +758,19 @@ def main() -> None:
                     f"clarify {ft.clarify:.0f} explained {ft.explained:.2f}", d_fitted)
     print_decisions(f"(c) shipped weights + judge fitted on train: answers at confidence ≥ "
                     f"{judge.threshold:.3f}", d_judged)
+    rule, d_rule, ms_rule = fitted_decision(shipped_engine, train, dev)
+    print_decisions(f"(d) bot/decision.py's rule fitted on train (shipped weights): score ≥ "
+                    f"{rule.score:.0f}, lead ≥ {rule.lead:.0f}, explained ≥ {rule.explained:.2f}, "
+                    f"unknown words < {rule.unknown:.2f}, no aspect missing, nothing foreign; "
+                    f"{ms_rule:.3f} ms per question (read + signals)", d_rule)
+    print("    (clarify / fallback split not modelled for (d): only whether it answers)")
 
     # ---- targets
     print()
     print("Targets (DEV)")
     best_baseline = max(base_results, key=lambda r: r.top1)
     for label, top1, d in (("(a) shipped", s1, d_shipped), ("(b) fitted", f1, d_fitted),
-                           ("(c) judge", j1, d_judged)):
+                           ("(c) judge", j1, d_judged), ("(d) fitted decision", s1, d_rule)):
         print(f"  {label}")
         print(f"    engine top-1 above every baseline: {pct(top1)} vs best baseline "
               f"{pct(best_baseline.top1)} ({best_baseline.name.split(':')[0]}; "

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from bot import aspects
+from bot.decision import Decision, Signals, load
 from bot.judge import DEPTH, Candidate, Example, Judge, Labelled
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
-from bot.text import Normalizer, clean, detect_language, to_traditional
+from bot.text import Normalizer, clean, detect_language, group_token, to_traditional
 
 MAX_QUESTION_CHARS = 1000
 CATEGORY_NAMES: dict[str, tuple[str, str]] = {
@@ -103,6 +105,17 @@ class _Scored:
     foreign: bool  # the question names a number or a named thing the entry never mentions
     hit: Hit  # its best phrasing's
     confidence: float | None = None  # the judge's, when there is one (on the first only)
+    missing: frozenset[str] = frozenset()  # detail aspects asked that the entry does not tell
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What :meth:`Engine.read` makes of a question."""
+
+    tokens: list[str]
+    asked: frozenset[str]  # the detail aspects it asks (bot/aspects.py)
+    ranked: list[_Scored]
+    lang: str
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
@@ -125,7 +138,12 @@ DEFAULT_MESSAGES = {
     "rephrase": ("好的。请换个说法再问一次，或者从下面的话题里选择。",
                  "All right. Please ask in other words, or pick a topic below."),
     "expired": ("这个按钮已经失效了，请重新提问。", "That button no longer works; please ask again."),
+    "detail_not_in_source": ("报道没有提到{subject}的{detail}。关于{subject}，报道提到：{said}",
+                             "The report does not give the {detail} of {subject}. "
+                             "What it says about {subject}: {said}"),
 }
+_ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
 
 class Engine:
@@ -133,14 +151,17 @@ class Engine:
 
     def __init__(self, knowledge: Knowledge, clock: Callable[[], datetime] | None = None,
                  thresholds: Thresholds | None = None, weights: Weights | None = None,
-                 judge: Judge | None = None) -> None:
+                 judge: Judge | None = None, decision: Decision | None = None) -> None:
         self.knowledge = knowledge
         self.judge = judge  # a learned second opinion (bot/judge.py); None: thresholds alone
+        # The fitted decision (bot/decision.py) unless thresholds or a judge are given.
+        self.decision = decision if decision is not None else (
+            load() if thresholds is None and judge is None else None)
         self.clock = clock or (lambda: datetime.now(TZ))
         self.thresholds = thresholds or Thresholds()
         kinds = list(knowledge.question_words)
         self.normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
-                                     knowledge.fillers)
+                                     knowledge.fillers, corpus=_corpus(knowledge))
         asks = dict(zip(kinds, sorted(self.normalizer.question_tokens), strict=True))
         docs, keys, spelled = self._phrasings(knowledge)
         spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
@@ -156,6 +177,9 @@ class Engine:
             self._smalltalk_key(pattern): intent
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
         }
+        self._told: dict[int, aspects.Told] = {}  # derived on first need
+        self._overviews: dict[str, Entry | None] = {}
+        self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
         self._greetings = sorted(
             (k for k, i in self._smalltalk.items() if i.id == "greeting"), key=len, reverse=True)
 
@@ -237,11 +261,20 @@ class Engine:
         small = self._match_smalltalk(text)
         if small is not None:
             return small(asked_lang)
+        read = self.read(text, asked_lang)
+        return self.decide(read.ranked, read.lang, read.tokens, read.asked)
+
+    def read(self, text: str, lang: str = "zh") -> Reading:
+        """A question as the decision sees it: its tokens, what it asks and the entries ranked
+        (those telling what is asked first)."""
         tokens, pinyin = self.understand(text)
-        if asked_lang == "en" and pinyin:
-            asked_lang = "zh"  # Latin letters that turned out to be pinyin
+        if lang == "en" and pinyin:
+            lang = "zh"  # Latin letters that turned out to be pinyin
         ranked = self.rank(tokens)
-        return self.decide(ranked, asked_lang)
+        asked = aspects.asked(text) & aspects.DETAILS
+        if asked and ranked:
+            ranked = self.by_aspect(ranked, asked)
+        return Reading(tokens, asked, ranked, lang)
 
     def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
         """The answer of one entry, for a suggestion the citizen picked."""
@@ -371,14 +404,62 @@ class Engine:
         named = [i for i, t in enumerate(words) if t[0].isdigit() or t in self._named]
         return covered, explained, ~known[named].all(axis=0)
 
-    def decide(self, ranked: list[_Scored], lang: str) -> Reply:
-        t = self.thresholds
-        if not ranked or ranked[0].score < t.clarify or ranked[0].explained < t.clarify_explained:
-            score = ranked[0].score if ranked else 0.0
-            return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=float(score))
+    def told(self, entry: Entry) -> aspects.Told:
+        """What an entry tells (its staff's ``aspects:`` or what its answer and phrasings
+        show), derived once per entry on first need."""
+        key = id(entry)
+        found = self._told.get(key)
+        if found is None:
+            found = self._told[key] = aspects.derive(
+                [*entry.questions.zh, *entry.questions.en], entry.answer.zh,
+                [d.date.precision for d in entry.dates], entry.aspects)
+        return found
+
+    def by_aspect(self, ranked: list[_Scored], asked: frozenset[str]) -> list[_Scored]:
+        """The first few entries re-ranked so that one telling what is asked comes before one
+        on the same subject that does not (品博会几月 → the expo's date, not its theme)."""
+        head = []
+        for r in ranked[:DEPTH * 2]:
+            missing = asked - self.told(r.entry).aspects
+            score = r.score - _ASPECT_PENALTY if missing else r.score
+            head.append(replace(r, score=score, missing=missing))
+        head.sort(key=lambda r: r.score, reverse=True)
+        return head + ranked[DEPTH * 2:]
+
+    def signals(self, ranked: list[_Scored], tokens: list[str],
+                asked: frozenset[str] = frozenset()) -> Signals:
+        """What the fitted decision reads of a question and its best entry."""
         top = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if top.confidence is not None and self.judge is not None:
+        query = self.index.query(tokens)
+        n = query.words
+        unknown = [self._number(t) < 0 for t in query.terms]
+        word_info, pair_info = sum(query.info[:n]) or 1.0, sum(query.info[n:]) or 1.0
+        return Signals(
+            top.score, top.score - runner_up, top.explained, top.foreign, top.hit.question_cover,
+            top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
+            sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
+            sum(i for i, u in zip(query.info[n:], unknown[n:], strict=True) if u) / pair_info,
+            len(tokens), len(ranked[1].missing) if len(ranked) > 1 else 0)
+
+    def decide(self, ranked: list[_Scored], lang: str, tokens: list[str] | None = None,
+               asked: frozenset[str] = frozenset()) -> Reply:
+        t = self.thresholds
+        top = ranked[0] if ranked else None
+        fitted = self.decision is not None and tokens is not None and self.judge is None
+        if top is not None and fitted:
+            if self.decision.answers(self.signals(ranked, tokens, asked)):  # type: ignore[union-attr,arg-type]
+                return self._answer(top.entry, top.score, lang)
+            about = self._lacking(ranked, tokens) if asked else None
+            if about is not None:
+                return self._not_in_source(about, ranked, tokens, lang)
+        if top is None or top.score < t.clarify or top.explained < t.clarify_explained:
+            score = top.score if top else 0.0
+            return Reply(Status.FALLBACK, self.message("fallback", lang), lang, score=float(score))
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        if fitted:
+            sure = False
+        elif top.confidence is not None and self.judge is not None:
             sure = top.confidence >= self.judge.threshold
         else:
             sure = (top.score >= t.answer and top.score - runner_up >= t.margin
@@ -390,6 +471,70 @@ class Engine:
         return Reply(Status.CLARIFY, self.message("clarify", lang), lang,
                      entry_id=None, score=float(top.score),
                      suggestions=tuple(self.suggestion(r.entry, lang) for r in close))
+
+    def _shared_names(self, top: _Scored, tokens: list[str]) -> list[str]:
+        """Named things (品博会, NQI …) of the question that the entry speaks of."""
+        named = [t for t in dict.fromkeys(tokens) if t in self.normalizer.named_tokens]
+        if not named:
+            return []
+        ids = [self._number(t) for t in named]
+        held = self._entry_terms.held([top.hit.key], ids + [_ASKED + i if i >= 0 else -1
+                                                           for i in ids])
+        return [t for j, t in enumerate(named) if held[j, 0] or held[len(ids) + j, 0]]
+
+    def _subject_known(self, top: _Scored, tokens: list[str]) -> bool:
+        """Whether the question is about the entry's subject (only its aspect is missing)."""
+        return bool(self._shared_names(top, tokens)) or (
+            top.hit.phrasing_cover >= 0.6 and top.explained >= 0.5)
+
+    def _overview(self, name: str) -> Entry | None:
+        """The entry that says what a named thing is: most of its phrasings name it and ask
+        "what is" (品博会是什么); found once per name."""
+        if name not in self._overviews:
+            entries, keys = self.knowledge.entries, self.index.keys
+            counts: dict[int, int] = {}
+            for doc in self.index.docs_with(name).tolist():  # the phrasings naming it only
+                key = int(keys[doc])
+                entry = entries[key]
+                nth = doc - int(np.searchsorted(keys, key))
+                phrasing = (*entry.questions.zh, *entry.questions.en)[nth]
+                if "what" in aspects.asked(phrasing):
+                    counts[key] = counts.get(key, 0) + 1
+            best = max(counts, key=lambda k: (counts[k], -k)) if counts else None
+            self._overviews[name] = None if best is None else entries[best]
+        return self._overviews[name]
+
+    def _lacking(self, ranked: list[_Scored], tokens: list[str]) -> _Scored | None:
+        """The best entry on the question's subject when it lacks what is asked (the expo's
+        ticket price); None when it tells it, or when no entry near the top is on the subject.
+        (The re-ranking has already put an entry of the subject that tells it first.)"""
+        first = next((r for r in ranked[:DEPTH] if self._subject_known(r, tokens)), None)
+        return first if first is not None and first.missing else None
+
+    def _not_in_source(self, top: _Scored, ranked: list[_Scored], tokens: list[str],
+                       lang: str) -> Reply:
+        """"报道没有提到品博会的门票价格。关于品博会，报道提到：……" with the subject's question
+        (its overview when one is near the top) as a button."""
+        names = self._shared_names(top, tokens)
+        group = self._names.get(names[0], []) if names else []
+        entry = (self._overview(names[0]) if names else None) or top.entry
+        detail = aspects.label(sorted(top.missing, key=aspects.ASPECTS.index)[0],
+                               "en" if lang == "en" else "zh")
+        if lang == "en" and entry.answer.en:
+            latin = [v for v in group if v.isascii()]
+            name = latin[0] if latin else ""
+            subject = (name if name.isupper() else "the " + name.title()) if name else "this"
+            said = _first_sentence(entry.answer.en)
+        else:
+            lang = lang if lang != "en" else "zh"
+            subject = group[0] if group else _common(Normalizer.base(" ".join(tokens)) if not
+                                                     group else "", entry) or "这一点"
+            said = _first_sentence(entry.answer.zh)
+        template = self.message("detail_not_in_source", lang)
+        text = template.format(subject=self._script(subject, lang), detail=self._script(detail, lang),
+                               said=self._script(said, lang) if lang != "en" else said)
+        return Reply(Status.FALLBACK, text, lang, kind="detail_not_in_source",
+                     score=float(top.score), suggestions=(self.suggestion(entry, lang),))
 
     # ------------------------------------------------------------------ building replies
 
@@ -500,6 +645,35 @@ def _sums(held: np.ndarray, weights: list[float]) -> np.ndarray:
     if not len(weights):
         return np.zeros(held.shape[1])
     return np.where(held, np.asarray(weights)[:, None], 0.0).cumsum(axis=0)[-1]
+
+
+def _common(question: str, entry: Entry) -> str:
+    """The longest run of Chinese characters (2 or more) that the question shares with the
+    entry's answer or phrasings: its subject when no synonym names it (高善武)."""
+    text = " ".join((entry.answer.zh, *entry.questions.zh))
+    best = ""
+    for i in range(len(question)):
+        for j in range(i + len(best) + 1, len(question) + 1):
+            piece = question[i:j]
+            if not all("\u4e00" <= ch <= "\u9fff" for ch in piece) or piece not in text:
+                break
+            best = piece
+    return best if len(best) >= 2 else ""
+
+
+def _first_sentence(text: str) -> str:
+    """The answer's first sentence: what the honest reply quotes of it."""
+    parts = [p for p in _SENTENCE_END.split(text.strip()) if p.strip()]
+    return parts[0].strip() if parts else text
+
+
+def _corpus(knowledge: Knowledge) -> list[str]:
+    """Every text of the knowledge (phrasings and answers), which synonym variants must not
+    collide with (中国质量 is a part of 中国质量月, so not a variant of 中国质量奖)."""
+    out = []
+    for e in knowledge.entries:
+        out.extend((*e.questions.zh, *e.questions.en, e.answer.zh, e.answer.en or ""))
+    return out
 
 
 def _preferred(lang: str | None) -> str:

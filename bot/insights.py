@@ -291,7 +291,9 @@ class Recorder:
         mean" (returns the miss id)."""
         at = self.clock()
         key = (local_day(at), asker.channel, reply.status.value, reply.kind, reply.entry_id or "")
-        missed = reply.kind == "knowledge" and reply.status in (Status.FALLBACK, Status.CLARIFY)
+        # a detail the article lacks is kept too: staff see which details citizens ask for
+        missed = reply.kind in ("knowledge", "detail_not_in_source") and reply.status in (
+            Status.FALLBACK, Status.CLARIFY)
         if missed and not self._room(asker, at):
             missed = False  # over the caps: counted, not kept
         if missed and reply.status is Status.FALLBACK:
@@ -668,3 +670,16 @@ __all__ = ["ANONYMOUS", "GROUP_SIMILARITY", "SALT_FILE", "Analysis", "DayCount",
            "MissGroup", "Nearest", "QuestionEvent", "Recorder", "Stats", "add_group_as_phrasing",
            "analyse", "asker_hash", "format_stats", "gather_stats", "group_misses", "load_salt",
            "mark_group_out_of_scope", "nearest", "printable", "redact", "review_groups", "stats_text"]
+
+
+def labelled_from(misses: Iterable[Miss]) -> list[tuple[str, str | None]]:
+    """Recorded misses as labelled questions for refitting the decision (bot/refit.py): a
+    pick after "did you mean" labels the question with the entry picked; a 👎 says the entry
+    answered was not right, so no confident answer was (as far as is known)."""
+    out: list[tuple[str, str | None]] = []
+    for m in misses:
+        if m.kind == "clarify" and m.picked and m.picked != "none":
+            out.append((m.question, m.picked))
+        elif m.kind == "downvote":
+            out.append((m.question, None))
+    return out

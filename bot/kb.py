@@ -122,6 +122,20 @@ class Entry(_Strict):
                     for x in value]
         return value
 
+    # What the entry tells (when, price, contact …, see bot/aspects.py), where the engine's
+    # derivation from its answer and phrasings is wrong; None: derived.
+    aspects: list[str] | None = None
+
+    @field_validator("aspects")
+    @classmethod
+    def _known_aspects(cls, value: list[str] | None) -> list[str] | None:
+        from bot.aspects import ASPECTS
+
+        wrong = [a for a in value or () if a not in ASPECTS]
+        if wrong:
+            raise ValueError(f"unknown aspect(s) {', '.join(wrong)}: use {', '.join(ASPECTS)}")
+        return value
+
     @field_validator("answer", mode="before")
     @classmethod
     def _answer_given(cls, value: Any) -> Any:

@@ -265,6 +265,13 @@ class Index:
         self.unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self._single: np.ndarray | None = None  # which terms are single tokens, when needed
 
+    def docs_with(self, term: str) -> np.ndarray:
+        """The phrasings that hold ``term`` (its postings)."""
+        at = self.term_ids.get(term)
+        if at is None:
+            return np.zeros(0, dtype=np.int32)
+        return self._docs[self._start[at]:self._start[at + 1]]
+
     def texts_of(self, docs: np.ndarray) -> list[str]:
         """The phrasings' tokens, space-separated (all kept in one string: 100k small strings
         cost twice the memory)."""

@@ -47,6 +47,11 @@ _DIGIT_READING = ["ling", "yi", "er", "san", "si", "wu", "liu", "qi", "ba", "jiu
 BIGRAM_SEP = "\x1f"
 
 
+def group_token(number: int) -> str:
+    """The one token that stands for synonym group ``number`` (in the staff's order)."""
+    return chr(_GROUP_BASE + number)
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK_RE.search(text))
 
@@ -183,12 +188,17 @@ class Normalizer:
 
     def __init__(self, synonym_groups: Iterable[Sequence[str]] = (),
                  question_groups: Iterable[Sequence[str]] = (),
-                 fillers: Iterable[str] = ()) -> None:
+                 fillers: Iterable[str] = (), corpus: Iterable[str] = ()) -> None:
         mapping: dict[str, str] = {}
+        ends: list[str] = []
         for filler in fillers:  # words that carry no meaning here: 请问, 我想知道, please
             key = self.base(filler)
-            if key:
+            if len(key) == 1 and _CJK_RE.match(key):
+                ends.append(key)  # 呀, 哈: only at the end of a clause, never inside 哈尔滨
+            elif key:
                 mapping[key] = " "
+        self._end_fillers = (re.compile(f"[{''.join(map(re.escape, ends))}]+(?=[\\W_]|$)")
+                             if ends else None)
         self.variants: list[str] = []
         groups, asked = list(synonym_groups), list(question_groups)
         self.question_tokens = frozenset(chr(_GROUP_BASE + len(groups) + i) for i in range(len(asked)))
@@ -208,12 +218,35 @@ class Normalizer:
                     self.variants.append(key)
         # A name of four or more characters is still recognised with one character missing
         # (五朵金 → 五朵金花); shorter ones would collide with ordinary words (质量月 → 质量).
-        for key in list(self.variants):
-            if len(key) >= 4 and all(_CJK_RE.match(ch) or ch.isdigit() for ch in key):
-                for i in range(len(key)):
-                    mapping.setdefault(key[:i] + key[i + 1:], mapping[key])
+        # Not when the shortened form is also a part of other words of the knowledge or of
+        # other names: 中国质量 (in 中国质量月) is not 中国质量奖.
+        long = [k for k in self.variants
+                if len(k) >= 4 and all(_CJK_RE.match(ch) or ch.isdigit() for ch in k)]
+        text = "\n".join(self.base(t) for t in corpus) if long else ""
+        loose: dict[str, str] = {}  # names with one character missing, matched after whole ones
+        for key in long:
+            rest = text.replace(key, "\n")  # the knowledge's text but this name
+            for i in range(len(key)):
+                short = key[:i] + key[i + 1:]
+                if short not in mapping and not self._collides(short, key, rest):
+                    loose.setdefault(short, mapping[key])
         self._mapping = mapping
         self._pattern = self._compile(mapping)
+        # A second pass, so that a whole name wins over a shortened one overlapping it:
+        # 中国质量月 is 中国 + 质量月, not 中国质量(奖) + 月.
+        self._loose, self._loose_pattern = loose, self._compile(loose)
+
+    def _collides(self, short: str, key: str, rest: str) -> bool:
+        """Whether ``short`` (``key`` with a character left out) is a part of another name or
+        occurs in ``rest`` (the knowledge's text with ``key`` taken out)."""
+        return short in rest or any(short in v and key not in v for v in self.variants)
+
+    def strip_fillers(self, text: str) -> str:
+        """Single-character fillers (呀, 哈, 呢) removed where they end a clause (before
+        punctuation, a space or the end), never inside a word (哈尔滨)."""
+        if self._end_fillers is None:
+            return text
+        return self._end_fillers.sub("", text)
 
     @staticmethod
     def _compile(mapping: dict[str, str]) -> re.Pattern[str] | None:
@@ -241,14 +274,16 @@ class Normalizer:
     def canonical(self, base_text: str) -> str:
         if self._pattern is not None:
             base_text = self._pattern.sub(lambda m: self._mapping[m.group(0)], base_text)
+        if self._loose_pattern is not None:
+            base_text = self._loose_pattern.sub(lambda m: self._loose[m.group(0)], base_text)
         return base_text
 
     def tokens(self, text: str) -> list[str]:
-        return tokenize(self.canonical(self.base(text)))
+        return tokenize(self.canonical(self.base(self.strip_fillers(text))))
 
     def base_tokens(self, text: str) -> list[str]:
         """Tokens before synonyms: what spelling repair compares against."""
-        return tokenize(self.base(text))
+        return tokenize(self.base(self.strip_fillers(text)))
 
     def tokens_from_base(self, tokens: Sequence[str]) -> list[str]:
         return tokenize(self.canonical(detokenize(tokens)))
@@ -259,7 +294,7 @@ class Normalizer:
         Loading the knowledge needs both for every phrasing; most Chinese phrasings join back
         into their base text unchanged, which spares the tokens → text round trip.
         """
-        base = self.base(text)
+        base = self.base(self.strip_fillers(text))
         base_tokens = tokenize(base)
         joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
         return base_tokens, tokenize(self.canonical(joined))

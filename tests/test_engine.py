@@ -151,3 +151,66 @@ def test_every_dated_event_is_listed_in_order(engine: Engine) -> None:
 def test_event_date_field_parses_all_precisions() -> None:
     for text in ("2022", "2022-12", "2022-12-01", "2022-09-28T09:00"):
         assert EventDate.model_validate({"date": text}).date.moment.year == 2022
+
+
+# --- what is asked, and an honest "the report does not say" --------------------------------
+
+
+@pytest.mark.parametrize(("question", "detail"), [
+    ("品博会门票多少钱", "门票价格"),
+    ("品博会12月几号开", "具体日期"),
+    ("一站式平台的电话是多少", "电话"),
+    ("品博会几点开门", "开放时间"),
+])
+def test_a_detail_the_article_lacks_gets_an_honest_reply(engine: Engine, question: str,
+                                                         detail: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"
+    assert reply.text.startswith("报道没有提到") and detail in reply.text
+    assert "报道提到：" in reply.text and reply.suggestions  # what it does say, as a button
+
+
+def test_the_honest_reply_names_the_subject_and_offers_its_question(engine: Engine) -> None:
+    reply = engine.ask("品博会门票多少钱")
+    assert reply.text.startswith("报道没有提到品博会的")
+    assert reply.suggestions[0].entry_id == "expo-overview"
+    picked = engine.answer_entry(reply.suggestions[0].entry_id, "zh")
+    assert picked is not None and picked.status is Status.ANSWER
+
+
+def test_the_honest_reply_in_english_and_traditional(engine: Engine) -> None:
+    en = engine.ask("How much is a ticket to the Quality Life Expo?")
+    assert en.kind == "detail_not_in_source" and en.lang == "en"
+    assert en.text.startswith("The report does not give the price") and "报道" not in en.text
+    hant = engine.ask("品博會門票多少錢")
+    assert hant.kind == "detail_not_in_source" and hant.text.startswith("報道沒有提到品博會")
+
+
+def test_a_person_named_nowhere_in_the_synonyms_is_still_the_subject(engine: Engine) -> None:
+    reply = engine.ask("高善武多大年纪")
+    assert reply.kind == "detail_not_in_source" and "高善武的年龄" in reply.text
+
+
+def test_a_detail_the_entry_does_tell_is_answered(engine: Engine) -> None:
+    reply = engine.ask("品博会在几月份")
+    assert reply.status is Status.ANSWER and reply.entry_id == "expo-date"
+
+
+def test_unknown_subject_is_no_honest_detail_reply(engine: Engine) -> None:
+    reply = engine.ask("上海车展门票多少钱")
+    assert reply.status is not Status.ANSWER and reply.kind != "detail_not_in_source"
+
+
+def test_a_name_inside_another_name_is_not_that_name(engine: Engine) -> None:
+    # 中国质量 (the first four characters of 中国质量月) is not 中国质量奖 with a character missing
+    reply = engine.ask("中国质量月是什么")
+    assert reply.entry_id is None or not reply.entry_id.startswith("award")
+
+
+def test_a_word_the_knowledge_never_uses_counts_against_an_answer(engine: Engine) -> None:
+    known = engine.read("品博会的主题是什么")
+    unknown = engine.read("品博会的吉祥物是什么")  # 吉祥物: no entry speaks of a mascot
+    assert engine.signals(known.ranked, known.tokens).unknown_words == 0
+    assert engine.signals(unknown.ranked, unknown.tokens).unknown_words > 0.2
+    assert engine.ask("品博会的主题是什么").status is Status.ANSWER
+    assert engine.ask("品博会的吉祥物是什么").status is not Status.ANSWER

@@ -166,6 +166,15 @@ async def test_outcomes_are_counted_and_misses_kept_without_identity(rec: Record
     assert "424242" not in text and "13812345678" not in text
 
 
+async def test_a_detail_the_article_lacks_is_kept_for_review(rec: Recording) -> None:
+    reply = await rec.conversation.text(Asker("web", "s9", "zh"), "品博会门票多少钱")
+    assert reply.kind == "detail_not_in_source"
+    assert rec.conversation.recorder is not None
+    await rec.conversation.recorder.flush()  # fallbacks are written in batches
+    misses = await rec.store.misses()
+    assert [(m.kind, m.question) for m in misses] == [("fallback", "品博会门票多少钱")]
+
+
 async def test_a_pick_counts_only_right_after_the_clarify(rec: Recording) -> None:
     me = Asker("web", "s1", "zh")
     first = await rec.conversation.text(me, "品博会")

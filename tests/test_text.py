@@ -62,3 +62,31 @@ def test_pinyin_in_latin_letters_is_segmented() -> None:
 ])
 def test_language_detection(text: str, lang: str | None) -> None:
     assert detect_language(text) == lang
+
+
+# --- synonym variants and fillers: never inside another word ----------------------------------
+
+
+def test_a_name_missing_a_character_is_still_that_name() -> None:
+    norm = Normalizer([["五朵金花", "golden flowers"]])
+    assert norm.tokens("五朵金是哪几家")[:1] == norm.tokens("五朵金花")
+
+
+def test_a_shortened_name_is_not_read_inside_a_longer_word() -> None:
+    # 中国质量 is 中国质量奖 with 奖 missing, and also the start of 中国质量月
+    norm = Normalizer([["中国质量奖", "china quality award"], ["质量月", "quality month"]])
+    award, month = norm.tokens("中国质量奖")[0], norm.tokens("质量月")[0]
+    tokens = norm.tokens("中国质量月是什么")
+    assert award not in tokens and month in tokens
+
+
+def test_a_shortened_name_the_knowledge_uses_as_a_word_of_its_own_is_not_a_variant() -> None:
+    norm = Normalizer([["中国质量奖"]], corpus=["中国质量水平不断提高"])
+    assert norm.tokens("中国质量水平")[0] == "中"
+
+
+def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None:
+    norm = Normalizer(fillers=["哈", "呀", "请问"])
+    assert norm.tokens("哈尔滨在哪里呀")[:3] == ["哈", "尔", "滨"]
+    assert norm.tokens("品博会在哪里呀，几点开门哈") == norm.tokens("品博会在哪里几点开门")
+    assert norm.tokens("请问品博会") == norm.tokens("品博会")

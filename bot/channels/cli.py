@@ -28,7 +28,7 @@ from bot.insights import (
     review_groups,
 )
 from bot.kb import TZ as TZ_LOCAL
-from bot.kb import KnowledgeError, lint, load_knowledge
+from bot.kb import Knowledge, KnowledgeError, lint, load_knowledge
 from bot.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--lang", choices=("zh", "zh-hant", "en"), default="zh")
     validate = sub.add_parser("validate", help="check the knowledge files")
     validate.add_argument("dir", nargs="?", help="knowledge folder to check")
+    validate.add_argument("--explain", action="store_true",
+                          help="also show what each entry tells (when, price, contact …) and why")
     bookings = sub.add_parser("bookings", help="open-day bookings (staff): list or export")
     what = bookings.add_subparsers(dest="bookings_command", required=True)
     listing = what.add_parser("list", help="per session: seats taken and left, waiting-list "
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only these misses: fallback (not answered), clarify (\"did you "
                              "mean\"), downvote (answers marked 👎); default: all")
     review.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the prompts")
+    review.add_argument("--refit", action="store_true",
+                        help="refit the answer decision with the recorded picks and 👎, show the "
+                             "figures before and after on held-back questions, write on 'y'")
     stats = sub.add_parser("stats", help="staff: how the bot was used in the last days")
     stats.add_argument("--days", type=_positive, default=7, metavar="N",
                        help="the last N days, today included (default 7)")
@@ -229,8 +234,23 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     warnings = knowledge.warnings + lint(knowledge)
     for warning in warnings:
         print(f"warning: {warning}")
+    if getattr(args, "explain", False):
+        _explain(knowledge)
     print(knowledge.summary() + (f", {len(warnings)} warning(s)" if warnings else ""))
     return 0
+
+
+def _explain(knowledge: Knowledge) -> None:
+    """What each entry tells and where that was read (its answer, a phrasing, or the staff's
+    ``aspects:``), so that staff can correct a wrong derivation."""
+    from bot.aspects import ASPECTS, derive
+
+    for entry in knowledge.entries:
+        told = derive([*entry.questions.zh, *entry.questions.en], entry.answer.zh,
+                      [d.date.precision for d in entry.dates], entry.aspects)
+        how = "stated" if told.stated else "derived"
+        parts = [f"{a} ({told.why[a]})" for a in ASPECTS if a in told.aspects]
+        print(f"{entry.id} tells ({how}): " + "; ".join(parts))
 
 
 @command("bookings")
@@ -366,6 +386,37 @@ def _read(prompt: str) -> str | None:
         return None
 
 
+async def _refit(settings: Settings) -> int:
+    """Refit the decision with what citizens did (picks after "did you mean", 👎) and the
+    shipped examples; show before/after on the held-back questions; write only on 'y'."""
+    from bot import refit
+    from bot.insights import labelled_from
+    from bot.store import Store
+
+    knowledge = load_engine(settings).knowledge
+    async with await Store.open(settings.database) as store:
+        recorded = labelled_from(await store.misses())
+    extra = [refit.Labelled(q, entry, source="recorded") for q, entry in recorded]
+    print(f"{len(extra)} recorded question(s) with a label (picks after “did you mean”, 👎)")
+    decision, counts = refit.fit(knowledge, extra)
+    print("fitted on: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    held = refit.citizen(refit.HELD) if refit.HELD.exists() else []
+    if held:
+        from bot.engine import Engine
+
+        print(f"held back ({refit.HELD.name}), now:   "
+              f"{refit.figures(Engine(knowledge), held).line()}")
+        print(f"held back ({refit.HELD.name}), refit: "
+              f"{refit.figures(Engine(knowledge, decision=decision), held).line()}")
+    answer = _read("write this decision? [y/N] ")
+    if answer is not None and answer.strip().lower() in ("y", "yes", "是"):
+        decision.save(refit.SHIPPED)
+        print(f"wrote {refit.SHIPPED}; restart the bot to use it")
+    else:
+        print("nothing written")
+    return 0
+
+
 @command("review")
 def _review(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
@@ -374,6 +425,8 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
     lang = args.lang
     kinds = tuple(args.kind) if args.kind else MISS_KINDS
+    if args.refit:
+        return asyncio.run(_refit(settings))
 
     async def run() -> int:
         engine = load_engine(settings)

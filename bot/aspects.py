@@ -1,0 +1,185 @@
+"""What a question asks for, and what an entry tells.
+
+A question is read as a subject (the entry's topic) and an aspect (when, where, who, how
+many, …). Two entries on one subject differ by the aspect they tell, and a question whose
+aspect no entry of its subject tells (the expo's ticket price, the platform's phone number)
+must not get the subject's description as if it answered it: it gets an honest "the report
+does not say". The patterns read the normalised base text (:meth:`Normalizer.base`: simplified
+script, lower case, Chinese numerals as digits), so traditional and simplified questions are
+read alike; English has patterns of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.text import Normalizer
+
+# Aspect names, as staff write them in an entry's optional ``aspects:`` field.
+ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
+           "contact", "price", "eligibility", "age")
+
+# The aspects that name a precise detail: asked and not told by the subject's entries, the
+# reply says the report does not give it (never the subject's description as if it did).
+DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
+                     "contact", "price", "eligibility", "age"})
+
+# How the honest reply names each aspect (zh, en): "报道没有提到品博会的门票价格".
+LABELS: dict[str, tuple[str, str]] = {
+    "when": ("时间", "date"), "day": ("具体日期", "exact day"),
+    "hours": ("开放时间", "opening hours"), "where": ("地点", "place"),
+    "who": ("相关人员或单位", "names of those involved"),
+    "how_many": ("具体数量", "exact number"), "which": ("完整名单", "full list"),
+    "what": ("具体内容", "details"), "why": ("原因或作用", "purpose"),
+    "join": ("报名或参与方式", "sign-up details"),
+    "contact": ("联系方式（电话、网址、地址、邮箱）", "contact details (phone, website, address, e-mail)"),
+    "price": ("费用或门票价格", "price or ticket cost"),
+    "eligibility": ("参与条件", "eligibility conditions"), "age": ("年龄", "age"),
+}
+
+_M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
+_ZH: dict[str, str] = {
+    "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
+             r"价格|价钱|免费|花钱|要钱|几块钱|几元",
+    "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
+               r"地址|邮箱|邮件|微信|公众号|二维码|app",
+    "hours": r"几点|营业时间|开放时间|开门|关门|闭馆|开馆|闭幕时间|开幕时间|上午|下午|晚上",
+    "day": r"几号|哪天|哪一天|哪日|哪一日|几月几|具体日期|具体哪|具体时间|星期几|周几|礼拜几",
+    "when": r"什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月|哪个月|哪月|时间|日期|年份|"
+            r"月份|什么时间|多久|哪个时候|截止|截至|期限",
+    "age": r"多大|年纪|年龄|几岁|岁数|属什么",
+    "eligibility": r"条件|资格|门槛|谁可以|谁能|什么人可以|哪些人可以|能不能参加|可以参加吗|"
+                   r"能参加吗|有什么要求|要求是什么|适合谁|面向谁|面向哪些",
+    "join": r"(?:怎么|怎样|如何|咋|哪里|在哪|去哪|从哪|通过什么)\S{0,4}"
+            r"(?:报名|申报|预约|参加|参与|参赛|投稿|申请|提交|报送|加入|登记)|"
+            r"报名|申报流程|申报方式|预约方式|参赛方式|投稿方式|入口",
+    "where": r"哪里|哪儿|在哪|什么地方|何地|何处|地点|场馆|位置|哪个区|哪座|去哪",
+    "who": r"谁|哪位|哪些人|什么人|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
+           r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
+    "how_many": rf"多少|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
+    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|具体是|哪方面|"
+             r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)",
+    "why": r"为什么|为啥|为何|作用|意义|目的|有啥用|有什么用|干什么用|干嘛|用途|好处|意图|初衷",
+    "what": r"是什么|是啥|什么是|啥是|什么意思|啥意思|指什么|指的是|简称|全称|缩写|代表什么|"
+            r"含义|意思|介绍|怎么回事|是个什么|内容|主题",
+}
+_EN: dict[str, str] = {
+    "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
+             r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
+    "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"
+               r"website|web site|url|e-?mail|address|wechat|homepage)\b",
+    "hours": r"\b(?:opening hours|open hours|what time|when does it (?:open|close)|open until|"
+             r"closing time|opening time)\b",
+    "day": r"\b(?:which day|what day|exact date|what date|which date|on what day)\b",
+    "when": r"\b(?:when|what year|which year|what month|which month|how long|deadline)\b",
+    "age": r"\b(?:how old|age|born)\b",
+    "eligibility": r"\b(?:eligible|eligibility|who can|who may|requirements?|qualif\w*|criteria)\b",
+    "join": r"\b(?:how (?:can|do|does|to|should) (?:i|we|one|you|a company|companies)?\s*"
+            r"(?:join|apply|enter|take part|register|sign up|participate|submit|book)|"
+            r"sign up|sign-up|registration form|apply for|how to apply|how to register)\b",
+    "where": r"\b(?:where|venue|location|which district|which city|what place)\b",
+    "who": r"\b(?:who|whom|whose|which compan\w*|which organi[sz]ations?|which firms?|"
+           r"which institutions?|which departments?|by whom)\b",
+    "how_many": r"\b(?:how many|how much|number of|how large|how big|what rank)\b",
+    "which": r"\b(?:which|list|what are the|what were the|name the|all the)\b",
+    "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
+    "what": r"\b(?:what is|what's|what was|what does|stand for|meaning|mean|short for|"
+            r"full name|abbreviation|about)\b",
+}
+_ZH_RE = {k: re.compile(v) for k, v in _ZH.items()}
+_EN_RE = {k: re.compile(v) for k, v in _EN.items()}
+# Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
+# and 哪里报名 not "where".
+_FIRST = ("price", "contact", "hours", "day", "age", "eligibility", "join", "why")
+
+
+def asked(text: str) -> frozenset[str]:
+    """The aspects a question asks for, from its text as typed (any script)."""
+    base = Normalizer.base(text)
+    found: set[str] = set()
+    zh, en = base, base
+    for name in _FIRST:
+        zh, n = _ZH_RE[name].subn(" ", zh)
+        en, m = _EN_RE[name].subn(" ", en)
+        if n or m:
+            found.add(name)
+    for name in ASPECTS:
+        if name in found or name in _FIRST:
+            continue
+        if _ZH_RE[name].search(zh) or _EN_RE[name].search(en):
+            found.add(name)
+    if "day" in found or "hours" in found:
+        found.add("when")
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Told:
+    """What an entry tells, and where that came from (for ``validate --explain``)."""
+
+    aspects: frozenset[str]
+    stated: bool  # the staff's ``aspects:`` field, not derived
+    why: dict[str, str]
+
+
+_DAY_RE = re.compile(r"\d+月\d+日|\d+日|\d+号")
+_YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年|届")
+_NUMBER_RE = re.compile(r"\d|首[个家批届次]|第一|唯一|两[个家项]")
+_LIST_RE = re.compile(r"、|；|和|与|及|：.+，|\d+\s*(?:个|家|项|件|条)[^。]*：")
+_WHO_RE = re.compile(r"局|公司|集团|中心|委员会|研究院|学校|中学|大学|协会|政府|市长|书记|局长|"
+                     r"主任|厅|部|企业|单位|机构|院|所")
+_WHERE_RE = re.compile(r"在[^，。]{0,12}(?:区|市|省|县|馆|中心|广场|基地|园|路|大厦|酒店|会场|现场)")
+_PRICE_RE = re.compile(r"\d+\s*元|免费|门票|票价|收费")
+_CONTACT_RE = re.compile(r"https?://|电话|热线|\d{3,4}-\d{7,8}|@|邮箱|地址[:：]|网址")
+_HOURS_RE = re.compile(r"\d+[:：]\d\d|\d+时|\d+点")
+# How to take part, as instructions: "历经组织报名" or "注册申请量" tell no way to sign up.
+_JOIN_RE = re.compile(r"(?:可|请|即可|可以|欢迎)(?:在|通过|于|登录|扫码)?[^。，]{0,12}"
+                      r"(?:报名|申报|预约|投稿|申请|参加|参与)|报名方式|报名入口|报名渠道|申报方式|"
+                      r"申报渠道|预约方式|扫码|登录")
+_WHY_RE = re.compile(r"为了|旨在|目的|意义|作用|助力|推动|促进|以便|从而|帮助")
+_ELIGIBLE_RE = re.compile(r"条件|资格|面向|适用|凡是|均可")
+_AGE_RE = re.compile(r"\d+\s*岁")
+# The aspects a phrasing's wording may lend its entry: the precise details (day, hours, price,
+# contact, age) must be in the answer itself, since staff write 哪天 loosely for "when".
+_FROM_PHRASINGS = frozenset({"when", "where", "who", "how_many", "which", "what", "why", "join",
+                             "eligibility"})
+
+
+def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str] | None) -> Told:
+    """What an entry tells: from its answer (dates, numbers, names, lists), its dates
+    (``dated``: each date's precision) and what its phrasings ask; or, when staff stated
+    them, exactly the stated aspects."""
+    if stated is not None:
+        return Told(frozenset(stated), True, {a: "stated in the YAML" for a in stated})
+    why: dict[str, str] = {}
+    base = Normalizer.base(answer)
+    checks = (("when", bool(dated) or bool(_YEAR_RE.search(base))),
+              ("day", any(p in ("day", "minute") for p in dated) or bool(_DAY_RE.search(base))),
+              ("hours", "minute" in dated or bool(_HOURS_RE.search(base))),
+              ("how_many", bool(_NUMBER_RE.search(base))),
+              ("which", bool(_LIST_RE.search(answer))),
+              ("who", bool(_WHO_RE.search(base))),
+              ("where", bool(_WHERE_RE.search(base))),
+              ("price", bool(_PRICE_RE.search(base))),
+              ("contact", bool(_CONTACT_RE.search(answer))),
+              ("join", bool(_JOIN_RE.search(base))),
+              ("why", bool(_WHY_RE.search(base))),
+              ("eligibility", bool(_ELIGIBLE_RE.search(base))),
+              ("age", bool(_AGE_RE.search(base))))
+    for name, found in checks:
+        if found:
+            why[name] = "the answer"
+    why.setdefault("what", "every answer describes its subject")
+    for question in phrasings:
+        for name in asked(question) & _FROM_PHRASINGS:
+            why.setdefault(name, f"the phrasing '{question}'")
+    return Told(frozenset(why), False, why)
+
+
+def label(aspect: str, lang: str) -> str:
+    zh, en = LABELS[aspect]
+    return en if lang == "en" else zh
+
+
+__all__ = ["ASPECTS", "DETAILS", "LABELS", "Told", "asked", "derive", "label"]
