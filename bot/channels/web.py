@@ -13,8 +13,10 @@ Routes (all state comes from ``app[STATE]``):
 
 Both POST calls answer with :meth:`bot.engine.Reply.to_dict` — the same fields as
 ``run_bot.py ask --json``; ``/api/messages`` with ``{"messages": [reply, …]}`` (the page polls
-it). ``session`` is 1–64 characters of ``A-Za-z0-9_-`` (the page keeps a random one in
-localStorage); without one the asker is ``anonymous``, who cannot sign up for the open day.
+it). While the open-day sign-up waits for a name or a mobile number, the reply also has
+``"expects": "name"`` or ``"phone"`` (the page shows the fitting keyboard). ``session`` is
+1–64 characters of ``A-Za-z0-9_-`` (the page keeps a random one in localStorage); without
+one the asker is ``anonymous``, who cannot sign up for the open day.
 
 Every error is JSON ``{"error": code, "detail": text}`` with a 4xx status:
 
@@ -128,7 +130,7 @@ async def _ask(request: web.Request) -> web.Response:
                        f"'question' is {len(question)} characters; at most {MAX_QUESTION_CHARS}")
     asker = _asker(body)
     reply = await request.app[STATE].conversation.text(asker, question)
-    return _reply(reply)
+    return await _reply_expecting(request, asker, reply)
 
 
 async def _action(request: web.Request) -> web.Response:
@@ -138,7 +140,7 @@ async def _action(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_field", f"'action' is longer than {MAX_ACTION_CHARS} characters")
     asker = _asker(body)
     reply = await request.app[STATE].conversation.press(asker, action)
-    return _reply(reply)
+    return await _reply_expecting(request, asker, reply)
 
 
 async def _messages(request: web.Request) -> web.Response:
@@ -216,6 +218,21 @@ def _asker(body: dict[str, Any]) -> Asker:
 
 def _reply(reply: Reply) -> web.Response:
     return _json(reply.to_dict())
+
+
+_EXPECTS = {"name": "name", "phone": "phone"}  # sign-up step → what the page's input expects
+
+
+async def _reply_expecting(request: web.Request, asker: Asker, reply: Reply) -> web.Response:
+    """The reply, with ``"expects": "name"`` or ``"phone"`` while the sign-up waits for one, so
+    that the page brings up the right keyboard (``inputmode="tel"``) and autofill."""
+    data = reply.to_dict()
+    store = request.app[STATE].store
+    if reply.kind == "signup" and store is not None and asker.user_id != "anonymous":
+        flow = await store.get_flow(f"{asker.channel}:{asker.user_id}")
+        if flow is not None and flow.step in _EXPECTS:
+            data["expects"] = _EXPECTS[flow.step]
+    return _json(data)
 
 
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:
