@@ -546,10 +546,7 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
         async with await Store.open(settings.database) as store:
             stats = await gather_stats(store, args.days)
         if args.json:
-            data = stats.to_dict()
-            for item in data["top_entries"]:
-                item["question"] = questions.get(item["entry_id"])
-            print(json.dumps(data, ensure_ascii=False, indent=1))
+            print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=1))
         else:
             print(format_stats(stats, args.lang, questions=questions, review=f"{PROG} review"))
         return 0
