@@ -649,3 +649,14 @@ async def test_signup_in_the_page_phone_keypad_code_large_and_steps_closed(
         chat.assert_clean()
     finally:
         await page.context.close()
+
+
+async def test_a_chinese_reply_in_the_english_page_keeps_chinese_fonts(chat: Chat) -> None:
+    page = chat.page
+    await page.get_by_role("button", name="English").click()
+    await chat.ask("中国品牌日是哪天")
+    answer = chat.bot("answer")
+    await expect(answer).to_have_attribute("lang", "zh-CN")
+    family = await answer.locator(".text").evaluate("el => getComputedStyle(el).fontFamily")
+    assert family.find("CJK") < family.find("DejaVu") or "DejaVu" not in family, family
+    chat.assert_clean()

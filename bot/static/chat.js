@@ -637,6 +637,8 @@
     lang = next;
     storageSet(LANG_KEY, lang);
     applyLang();
+    var last = history.length ? history[history.length - 1] : null;
+    applyExpects(last && last.who === "bot" ? last.reply.expects : null);  // its placeholder
     // Before the first question, greet again in the new language.
     var rows = log.querySelectorAll(".msg");
     if (rows.length === 1 && rows[0].classList.contains("welcome")) {
