@@ -30,7 +30,7 @@ import secrets
 import tempfile
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -602,9 +602,19 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def format_stats(stats: Stats, lang: str = "zh") -> str:
-    """The statistics as a person reads them (Chinese, traditional Chinese or English)."""
+def format_stats(stats: Stats, lang: str = "zh", questions: Mapping[str, str] | None = None,
+                 review: str = "run_bot.py review") -> str:
+    """The statistics as a person reads them (Chinese, traditional Chinese or English).
+
+    ``questions`` (entry id → a question of it) shows what each entry answers next to its
+    id; ``review`` is the review command as the reader starts it."""
     en = lang == "en"
+    asked = questions or {}
+
+    def entry(e: str) -> str:
+        q = asked.get(e)
+        return e if not q else f"{e} ({q})" if en else f"{e}（{q}）"
+
     n = stats.questions
     lines: list[str] = []
     if en:
@@ -635,10 +645,10 @@ def format_stats(stats: Stats, lang: str = "zh") -> str:
             lines.append(f"  {d.day}  {d.questions}  ({d.answered}/{d.clarified}/{d.fallback})")
     if stats.top_entries:
         lines.append("Most answered entries:" if en else "回答最多的条目：")
-        lines.extend(f"  {e}: {k}" for e, k in stats.top_entries)
+        lines.extend(f"  {entry(e)}: {k}" for e, k in stats.top_entries)
     if stats.unanswered:
-        lines.append("Top unanswered questions (run_bot.py review):" if en else
-                     "没能回答的问题（用 run_bot.py review 处理）：")
+        lines.append(f"Top unanswered questions ({review}):" if en else
+                     f"没能回答的问题（用 {review} 处理）：")
         for g in stats.unanswered:
             who = (f", {g.askers} people" if en else f"，{g.askers}人") if g.askers > 1 else ""
             lines.append(f"  {g.count}× {g.question}{who}" if en else
@@ -651,7 +661,7 @@ def format_stats(stats: Stats, lang: str = "zh") -> str:
                       f"{picks['none']} 次选了“都不是”"))
     if stats.feedback:
         lines.append("Feedback per entry (👍/👎):" if en else "各条目的评价（👍/👎）：")
-        lines.extend(f"  {e}: 👍 {u} / 👎 {d}" for e, u, d in stats.feedback)
+        lines.extend(f"  {entry(e)}: 👍 {u} / 👎 {d}" for e, u, d in stats.feedback)
     if stats.bookings:
         lines.append("Open-day bookings per session:" if en else "开放日各场次预约：")
         for b in stats.bookings:

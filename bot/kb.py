@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -87,6 +87,9 @@ class EventDate(_Strict):
     date: When
     what: Bilingual | None = None
     yearly: bool = False
+    # Staff mark a date still to come when they write it; only such a date is worth a warning
+    # once it has passed (the 2022 report's own dates are history and stay as they are).
+    upcoming: bool = False
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -700,7 +703,8 @@ def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0)
     """Warnings that do not stop the bot but deserve a look by staff.
 
     - two entries with phrasings so alike that the matcher may confuse them (pair and score);
-    - dated answers whose date has passed (the answer may need a "was" instead of "will be").
+    - dates marked ``upcoming: true`` that have passed (the answer may need a "was" instead
+      of "will be"); the report's own dates are of a past campaign and never warned about.
     Missing English phrasings and answers are reported while loading.
     """
     from rapidfuzz import fuzz, process
@@ -731,9 +735,22 @@ def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0)
                                 f"(score {scores[i, j]:.0f}); the bot may confuse the two"))
     for entry in knowledge.entries:
         for d in entry.dates:
-            if not d.yearly and d.date.moment.year < now.year:
+            if d.upcoming and not d.yearly and _period_end(d.date) <= now:
                 file, line = knowledge.entry_lines.get(entry.id, ("?", 1))
                 warnings.append(Problem(file, line, f"{entry.id} dates",
                                         f"{d.date.moment:%Y-%m-%d} has passed; check that the "
                                         "answer does not speak of it as still to come"))
     return warnings
+
+
+def _period_end(when: When) -> datetime:
+    """The first moment after the year, month, day or minute that ``when`` names."""
+    m = when.moment
+    if when.precision == "year":
+        return m.replace(year=m.year + 1, month=1, day=1, hour=0, minute=0)
+    if when.precision == "month":
+        return m.replace(year=m.year + m.month // 12, month=m.month % 12 + 1, day=1, hour=0,
+                         minute=0)
+    if when.precision == "day":
+        return m.replace(hour=0, minute=0) + timedelta(days=1)
+    return m + timedelta(minutes=1)

@@ -15,7 +15,25 @@ from pathlib import Path
 from bot.limits import parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_KNOWLEDGE = ROOT / "knowledge"
+SHIPPED_KNOWLEDGE = Path(__file__).resolve().parent / "knowledge"  # inside an installed wheel
+
+
+def _default_knowledge() -> Path:
+    """A checkout's own ``knowledge/`` (what staff edit), else the copy shipped in the package.
+
+    A checkout is recognised by its ``pyproject.toml`` beside ``knowledge/``; an installed
+    package sits in ``site-packages``, where neither is."""
+    if (ROOT / "pyproject.toml").is_file() and (ROOT / "knowledge").is_dir():
+        return ROOT / "knowledge"
+    return SHIPPED_KNOWLEDGE
+
+
+def default_data_dir() -> Path:
+    """``./data`` under the current directory: never inside the installed package."""
+    return Path.cwd() / "data"
+
+
+DEFAULT_KNOWLEDGE = _default_knowledge()
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -26,7 +44,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     knowledge_dir: Path = DEFAULT_KNOWLEDGE
-    data_dir: Path = ROOT / "data"
+    data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
@@ -106,7 +124,7 @@ class Settings:
             raise SettingsError("MAX_CONCURRENT_REQUESTS must be at least 1")
         return cls(
             knowledge_dir=Path(get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE),
-            data_dir=Path(get("DATA_DIR") or ROOT / "data"),
+            data_dir=Path(get("DATA_DIR") or default_data_dir()),
             host=get("HOST") or "127.0.0.1",
             port=int(port_text),
             log_level=level,

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bot.kb import TZ, load_knowledge
 from tests.paths import ROOT, SHARED
 
 
@@ -52,8 +57,8 @@ def test_knowledge_from_the_environment_variable(tmp_path) -> None:  # noqa: ANN
     assert b"Traceback" not in result.stderr
 
 
-def test_chat_is_a_conversation() -> None:
-    result = run("chat", stdin="品博会\n1\n谢谢\n".encode())
+def test_chat_is_a_conversation(tmp_path: Path) -> None:
+    result = run("chat", stdin="品博会\n1\n谢谢\n".encode(), env={"DATA_DIR": str(tmp_path)})
     out = result.stdout.decode()
     assert result.returncode == 0
     assert "1." in out and "12月" in out and "不客气" in out
@@ -68,3 +73,112 @@ def test_development_questions_score_at_least_95_percent() -> None:
     result = subprocess.run([sys.executable, str(scorer), str(SHARED / "eval" / "dev.yaml"),
                              "--min", "0.95"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+# --------------------------------------------------------------------------- the console chat
+
+SIGNUP = ["我的预约",     # a sign-up command typed in the chat: "no bookings", and its buttons
+          "1",            # 报名开放日: the sessions
+          "1",            # the first session: the consent notice
+          "1",            # 同意并继续: the name
+          "王小明", "13812345678",
+          "1",            # 确认报名
+          "退出"]
+
+
+def test_chat_signs_up_for_the_open_day_and_quits(tmp_path: Path) -> None:
+    result = run("chat", stdin=("\n".join(SIGNUP) + "\n").encode(),
+                 env={"DATA_DIR": str(tmp_path / "data")})
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "您目前没有预约" in out and "可以报名的场次" in out and "是否同意并继续" in out
+    assert "请输入参观人的姓名" in out and "请输入手机号码" in out and "参观人：王小明" in out
+    code = re.search(r"预约码：([A-Z0-9]{6})", out)
+    assert code, out[-2000:]
+    assert out.rstrip().endswith("Goodbye!")
+    assert (tmp_path / "data" / "bot.sqlite3").is_file()
+
+    again = run("chat", stdin="我的预约\nexit\n".encode(), env={"DATA_DIR": str(tmp_path / "data")})
+    assert code.group(1) in again.stdout.decode()  # the booking is in the database
+    assert again.returncode == 0
+
+
+@pytest.mark.parametrize("word", ["quit", "exit", "退出", "QUIT"])
+def test_chat_ends_on_a_quit_word_without_treating_it_as_a_question(word: str,
+                                                                     tmp_path: Path) -> None:
+    result = run("chat", stdin=f"{word}\n中国品牌日是哪天\n".encode(),
+                 env={"DATA_DIR": str(tmp_path)})
+    out = result.stdout.decode()
+    assert result.returncode == 0 and "Goodbye" in out
+    assert "5月10日" not in out and "抱歉" not in out  # nothing asked after the quit word
+
+
+def test_chat_answers_each_question_in_its_own_language(tmp_path: Path) -> None:
+    result = run("chat", stdin="中国品牌日是哪天\nWhen is China Brand Day?\n中国品牌日是哪天\n".encode(),
+                 env={"DATA_DIR": str(tmp_path)})
+    out = result.stdout.decode()
+    chinese, english, chinese_again = out.split("> ")[1:4]
+    assert "5月10日" in chinese and "China Brand Day" not in chinese
+    assert "10 May" in english and "链接" not in english
+    assert "5月10日" in chinese_again
+
+
+def test_chat_offers_none_of_these_after_did_you_mean(tmp_path: Path) -> None:
+    result = run("chat", stdin="品博会\n".encode(), env={"DATA_DIR": str(tmp_path)})
+    out = result.stdout.decode()
+    options = re.findall(r"^  (\d+)\. (.+)$", out, re.M)
+    assert options and options[-1][1] == "都不是"
+    picked = run("chat", stdin=f"品博会\n{options[-1][0]}\n".encode(), env={"DATA_DIR": str(tmp_path)})
+    assert "换个说法" in picked.stdout.decode()
+
+
+# --------------------------------------------------------------------------- staff commands
+
+def test_validate_does_not_warn_that_the_reports_dates_have_passed() -> None:
+    result = run("validate")
+    assert result.returncode == 0
+    assert "has passed" not in result.stdout.decode()
+
+
+def test_validate_warns_when_a_date_marked_upcoming_has_passed(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    expo = knowledge / "expo.yaml"
+    text = expo.read_text(encoding="utf-8")
+    marked = text.replace("      - date: 2022-12\n", "      - date: 2022-12\n        upcoming: true\n", 1)
+    assert marked != text
+    expo.write_text(marked, encoding="utf-8")
+    result = run("validate", str(knowledge))
+    out = result.stdout.decode()
+    assert result.returncode == 0, out
+    assert "expo-date dates" in out and "2022-12-01 has passed" in out
+    assert out.count("has passed") == 1
+
+
+def test_stats_shows_each_entrys_question_and_review_times_are_beijing_time(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.insights_helpers import run_cli, running, settings_for
+
+    async def ask() -> None:
+        async with running(settings_for(tmp_path, ROOT / "knowledge")) as bot:
+            await bot.ask("中国品牌日是哪天", session="s1")
+            await bot.ask("明天青岛天气怎么样", session="s1")
+
+    asyncio.run(ask())
+    data = tmp_path / "data"
+    stats = run_cli("stats", data_dir=data)
+    assert stats.returncode == 0, stats.stderr
+    first = load_knowledge(ROOT / "knowledge").by_id["expo-china-brand-day"].questions.zh[0]
+    assert f"expo-china-brand-day（{first}）: 1" in stats.stdout
+    assert "python run_bot.py review" in stats.stdout
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "KNOWLEDGE_"))}
+    listed = subprocess.run([sys.executable, "run_bot.py", "review", "--list"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60,
+                            env={**env, "DATA_DIR": str(data), "TZ": "America/New_York"})
+    shown = re.search(r"最近一次：(\d{4}-\d\d-\d\d \d\d:\d\d)", listed.stdout)
+    assert shown, listed.stdout + listed.stderr
+    at = datetime.strptime(shown.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=TZ)
+    assert abs(datetime.now(TZ) - at) < timedelta(minutes=5)  # Beijing time, not New York's

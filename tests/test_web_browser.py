@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -80,7 +81,8 @@ async def test_clarify_offers_suggestions_and_a_click_answers(chat: Chat) -> Non
     bubble = chat.bot("clarify")
     await expect(bubble).to_contain_text(clarify.text)
     buttons = bubble.get_by_role("button")
-    await expect(buttons).to_have_count(len(clarify.suggestions))
+    await expect(buttons).to_have_count(len(clarify.suggestions) + 1)  # and "none of these"
+    await expect(buttons.last).to_have_text("都不是")
     async with page.expect_request("**/api/action") as sent:
         await bubble.get_by_role("button", name=picked.text, exact=True).click()
     assert json.loads((await sent.value).post_data or "{}")["action"] == f"entry:{picked.entry_id}"
@@ -357,10 +359,304 @@ async def test_messages_sent_later_are_shown_on_load(browser: Browser,
         await expect(notice).to_contain_text("预约码：ABC234")
         await expect(notice.get_by_role("button", name="取消 ABC234")).to_be_visible()
 
-        await page.reload()  # handed out once
+        await page.reload()  # handed out once: kept in the page's history, not sent again
+        await expect(page.locator("html.ready")).to_have_count(1)
+        await page.wait_for_timeout(300)
+        await expect(page.locator(".msg.notice")).to_have_count(1)
+        await page.get_by_role("button", name="清空对话").click()
+        await page.reload()
         await expect(page.locator("html.ready")).to_have_count(1)
         await page.wait_for_timeout(300)
         await expect(page.locator(".msg.notice")).to_have_count(0)
         chat.assert_clean()
     finally:
         await page.context.close()
+
+
+# --------------------------------------------------------------------------- a finished page
+
+QUESTIONS = ["中国品牌日是哪天", "青岛中国驰名商标数量", "质量月主题活动在哪天", "When is China Brand Day?",
+             "明天天气怎么样"]
+TEN_TASKS = "十大质量提升工作有哪些"
+
+
+async def converse(chat: Chat, questions: int) -> None:
+    """Ask ``questions`` questions, each waited for: twice as many messages in the list."""
+    for i in range(questions):
+        before = await chat.page.locator(".msg").count()
+        await chat.ask(QUESTIONS[i % len(QUESTIONS)])
+        await expect(chat.page.locator(".msg:not(.pending)")).to_have_count(before + 2)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_only_the_message_list_scrolls_after_twenty_messages(
+        browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+    chat = await open_chat(browser, base_url, viewport)
+    page = chat.page
+    try:
+        await converse(chat, 10)
+        await expect(page.locator(".msg")).to_have_count(21)  # the welcome and twenty more
+        sizes = await layout(page)
+        assert sizes["document"] == viewport["height"] == sizes["window"], sizes
+        assert sizes["body"] == viewport["height"], sizes
+        assert sizes["log_scroll"] > sizes["log_height"] * 2, "the list itself scrolls"
+
+        header = await page.locator("header").bounding_box()
+        assert header
+        await page.mouse.move(header["x"] + 20, header["y"] + header["height"] / 2)
+        await page.mouse.wheel(0, 3000)
+        await page.wait_for_timeout(200)
+        after = await layout(page)
+        assert after["page_scroll"] == 0 and after["header_top"] == 0, after
+        assert after["composer_bottom"] == viewport["height"], after
+
+        log = await page.locator("#log").bounding_box()
+        assert log
+        await page.mouse.move(log["x"] + log["width"] / 2, log["y"] + log["height"] / 2)
+        top = await page.evaluate("document.getElementById('log').scrollTop")
+        await page.mouse.wheel(0, -600)
+        await page.wait_for_function("top => document.getElementById('log').scrollTop < top",
+                                     arg=top)
+        assert (await layout(page))["page_scroll"] == 0
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+async def layout(page: Any) -> dict[str, float]:
+    return await page.evaluate("""() => {
+        const log = document.getElementById('log');
+        return {window: innerHeight, document: document.documentElement.scrollHeight,
+                body: document.body.scrollHeight, page_scroll: scrollY,
+                log_scroll: log.scrollHeight, log_height: log.clientHeight,
+                header_top: document.querySelector('header').getBoundingClientRect().top,
+                composer_bottom: document.querySelector('form.composer')
+                    .getBoundingClientRect().bottom};
+    }""")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_a_long_reply_opens_at_its_top(browser: Browser, base_url: str,
+                                             viewport: dict[str, int]) -> None:
+    chat = await open_chat(browser, base_url, viewport)
+    page = chat.page
+    try:
+        await converse(chat, 4)
+        await chat.ask(TEN_TASKS)
+        answer = page.locator('.msg.bot[data-entry="task-overview"]')
+        await expect(answer).to_contain_text("10.")
+        await page.wait_for_timeout(250)  # the appear animation
+        row, log = await answer.bounding_box(), await page.locator("#log").bounding_box()
+        assert row and log
+        if viewport is PHONE:
+            assert row["height"] > log["height"], "the ten tasks are longer than a phone screen"
+        if row["height"] > log["height"]:
+            assert log["y"] <= row["y"] <= log["y"] + 24, (row, log)  # its beginning is shown
+            await expect(answer.get_by_text("1. 开展2022年青岛市")).to_be_in_viewport()
+        else:
+            assert log["y"] <= row["y"] and row["y"] + row["height"] <= log["y"] + log["height"]
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_the_conversation_survives_a_reload_until_cleared(
+        browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+    chat = await open_chat(browser, base_url, viewport)
+    page = chat.page
+    try:
+        await chat.ask("中国品牌日是哪天")
+        await expect(chat.bot("answer")).to_contain_text("5月10日")
+        up = chat.bot("answer").get_by_role("button", name="有帮助", exact=True)
+        await up.click()
+        await expect(chat.bot("answer")).to_contain_text("谢谢您的反馈")
+        await chat.ask("品博会")
+        await expect(chat.bot("clarify").get_by_role("button", name="都不是")).to_be_visible()
+        texts = await page.locator(".msg .text").all_inner_texts()
+
+        await page.reload()
+        await expect(page.locator("html.ready")).to_have_count(1)
+        assert await page.locator(".msg .text").all_inner_texts() == texts
+        brand_day = page.locator('.msg.bot[data-entry="expo-china-brand-day"]').first
+        await expect(brand_day.get_by_role("button", name="有帮助", exact=True)).to_be_disabled()
+        await expect(brand_day.get_by_role("button", name="有帮助", exact=True)).to_have_attribute(
+            "aria-pressed", "true")
+        clarify = chat.bot("clarify")
+        await clarify.get_by_role("button", name="品博会时间").click()  # old buttons still work
+        await expect(page.locator('.msg.bot[data-entry="expo-date"]')).to_have_count(1)
+        log = await page.locator("#log").evaluate("l => l.scrollHeight - l.scrollTop - l.clientHeight")
+        assert log < 2, "after a reload the list shows its end"
+
+        await page.get_by_role("button", name="清空对话").click()
+        await expect(page.locator(".msg")).to_have_count(1)
+        await expect(page.locator(".msg.welcome")).to_have_count(1)
+        await page.reload()
+        await expect(page.locator("html.ready")).to_have_count(1)
+        await expect(page.locator(".msg")).to_have_count(1)
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_focus_goes_to_the_question_box_after_a_pick_or_a_vote(
+        browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+    chat = await open_chat(browser, base_url, viewport)
+    page = chat.page
+    try:
+        await chat.ask("品博会")
+        await chat.bot("clarify").get_by_role("button", name="品博会时间").click()
+        answer = page.locator('.msg.bot[data-entry="expo-date"]')
+        await expect(answer).to_have_count(1)
+        await expect(chat.input).to_be_focused()
+
+        await answer.get_by_role("button", name="没有帮助", exact=True).click()
+        await expect(chat.bot("answer")).to_contain_text("谢谢您")
+        await expect(answer.get_by_role("button", name="没有帮助", exact=True)).to_be_disabled()
+        await expect(chat.input).to_be_focused()
+        await page.keyboard.type("中国品牌日是哪天")
+        await page.keyboard.press("Enter")
+        await expect(chat.bot("answer")).to_contain_text("5月10日")
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+async def test_none_of_these_and_a_fallback_lead_back_to_the_topics(chat: Chat) -> None:
+    page = chat.page
+    await chat.ask("品博会")
+    clarify = chat.bot("clarify")
+    async with page.expect_request("**/api/action") as sent:
+        await clarify.get_by_role("button", name="都不是", exact=True).click()
+    assert json.loads((await sent.value).post_data or "{}")["action"] == "none"
+    await expect(clarify.get_by_role("button", name="都不是")).to_be_disabled()
+    rephrase = page.locator('.msg.bot[data-kind="none"]')
+    await expect(rephrase).to_contain_text("换个说法")
+    await expect(rephrase.locator(".topics").get_by_role("button")).to_have_count(7)
+    await expect(chat.input).to_be_focused()
+
+    await chat.ask("明天天气怎么样")
+    fallback = chat.bot("fallback")
+    await expect(fallback).to_contain_text("答不上来")
+    async with page.expect_request("**/api/action") as topic:
+        await fallback.get_by_role("button", name="品博会与品牌日").click()
+    assert json.loads((await topic.value).post_data or "{}")["action"] == "topic:expo"
+    listed = page.locator('.msg.bot[data-kind="topic"]')
+    await expect(listed).to_contain_text("品博会与品牌日")
+    await expect(listed.get_by_role("button", name="品博会时间")).to_be_visible()
+
+    await page.get_by_role("button", name="English").click()
+    await chat.ask("What is the weather tomorrow?")
+    english = chat.bot("fallback")
+    await expect(english.get_by_role("button", name="Quality Life Expo & Brand Day")).to_be_visible()
+    chat.assert_clean()
+
+
+async def test_errors_show_the_servers_words_never_a_code(chat: Chat) -> None:
+    page = chat.page
+    limited = {"error": "rate_limited", "message": "您提问太频繁了，请10秒后再试。", "retry_after": 10}
+
+    async def too_many(route: Route) -> None:
+        await route.fulfill(status=429, content_type="application/json",
+                            body=json.dumps(limited, ensure_ascii=False),
+                            headers={"Retry-After": "10"})
+
+    await page.route("**/api/ask", too_many)
+    await chat.ask("中国品牌日是哪天")
+    error = chat.bot("error")
+    await expect(error).to_contain_text(limited["message"])
+    await expect(error).not_to_contain_text("rate_limited")
+    await expect(error.get_by_role("button", name="重试")).to_be_visible()
+    await page.unroute("**/api/ask", too_many)
+
+    async def bare(route: Route) -> None:
+        await route.fulfill(status=503, content_type="text/plain", body="upstream down")
+
+    await page.route("**/api/ask", bare)
+    await chat.ask("中国品牌日是哪天")
+    await expect(chat.bot("error")).to_contain_text("抱歉，暂时没能取得答案")
+    await expect(page.locator("#log")).not_to_contain_text("upstream")
+    await page.unroute("**/api/ask", bare)
+    await chat.bot("error").get_by_role("button", name="重试").click()
+    await expect(chat.bot("answer")).to_contain_text("5月10日")
+    chat.assert_clean(allow=r"status of (429|503)")
+
+
+async def test_english_text_uses_a_latin_font_first(chat: Chat) -> None:
+    page = chat.page
+    await page.get_by_role("button", name="English").click()
+    await chat.ask("When is China Brand Day?")
+    answer = chat.bot("answer")
+    await expect(answer).to_contain_text("10 May")
+    family = await answer.locator(".text").evaluate("el => getComputedStyle(el).fontFamily")
+    first_cjk = min(family.find(f) for f in ("CJK", "PingFang", "YaHei") if f in family)
+    assert "DejaVu Sans" in family and family.find("DejaVu Sans") < first_cjk, family
+    await page.get_by_role("button", name="中文").click()
+    chinese = await page.locator("header h1").evaluate("el => getComputedStyle(el).fontFamily")
+    assert chinese.find("CJK") < chinese.find("Roboto"), chinese
+    chat.assert_clean()
+
+
+# --------------------------------------------------------------------------- the sign-up steps
+
+async def test_signup_in_the_page_phone_keypad_code_large_and_steps_closed(
+        browser: Browser, base_url: str, tmp_path: Path) -> None:
+    chat = await open_chat(browser, base_url, PHONE)
+    page = chat.page
+    try:
+        await page.get_by_role("button", name="报名开放日", exact=True).click()
+        sessions = page.locator(".msg.bot", has_text="可以报名的场次")
+        await expect(sessions).to_have_count(1)
+        first = sessions.locator(".choice.action").first
+        await first.click()
+        consent = page.locator(".msg.bot", has_text="是否同意并继续")
+        await expect(consent).to_have_count(1)
+        await expect(first).to_be_disabled()  # the finished step's buttons are closed
+        await consent.get_by_role("button", name="同意并继续").click()
+        await expect(chat.bot()).to_contain_text("请输入参观人的姓名")
+        await expect(consent.get_by_role("button", name="不同意")).to_be_disabled()
+        await expect(chat.input).to_have_attribute("autocomplete", "name")
+        assert await chat.input.get_attribute("inputmode") is None
+
+        await chat.ask("王小明")
+        await expect(chat.bot()).to_contain_text("请输入手机号码")
+        await expect(chat.input).to_have_attribute("inputmode", "tel")
+        await expect(chat.input).to_have_attribute("autocomplete", "tel")
+        await expect(chat.input).to_be_focused()
+        await chat.ask("13812345678")
+        await expect(chat.bot()).to_contain_text("请核对报名信息")
+        assert await chat.input.get_attribute("inputmode") is None  # the number is in
+        await chat.bot().get_by_role("button", name="确认报名").click()
+
+        booked = page.locator(".msg.bot", has_text="报名成功")
+        code = booked.locator(".code-box .code")
+        await expect(code).to_have_text(re.compile(r"^[A-Z0-9]{6}$"))
+        size = await code.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+        body = await booked.locator(".text").evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+        assert size >= 1.5 * body, (size, body)
+        value = await code.inner_text()
+        await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        await booked.get_by_role("button", name=f"复制 {value}").click()
+        await expect(booked.get_by_role("button", name=f"复制 {value}")).to_have_text("已复制")
+        assert await page.evaluate("navigator.clipboard.readText()") == value
+
+        await page.reload()  # the booking code is still there after a reload
+        await expect(page.locator(".code-box .code")).to_have_text(value)
+        await expect(page.locator(".msg.bot", has_text="是否同意并继续").get_by_role(
+            "button", name="同意并继续")).to_be_disabled()
+        await page.screenshot(path=str(tmp_path / "signup-phone.png"), full_page=False)
+        chat.assert_clean()
+    finally:
+        await page.context.close()
+
+
+async def test_a_chinese_reply_in_the_english_page_keeps_chinese_fonts(chat: Chat) -> None:
+    page = chat.page
+    await page.get_by_role("button", name="English").click()
+    await chat.ask("中国品牌日是哪天")
+    answer = chat.bot("answer")
+    await expect(answer).to_have_attribute("lang", "zh-CN")
+    family = await answer.locator(".text").evaluate("el => getComputedStyle(el).fontFamily")
+    assert family.find("CJK") < family.find("DejaVu") or "DejaVu" not in family, family
+    chat.assert_clean()

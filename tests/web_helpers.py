@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -92,14 +93,35 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
 
+FONTS = {"Noto Sans CJK SC": "fonts-noto-cjk", "Noto Color Emoji": "fonts-noto-color-emoji"}
+
+
+@cache
+def missing_fonts() -> tuple[str, ...]:
+    """Debian packages of the fonts the page is measured with that are not installed: without
+    them Chinese and 👍 / 👎 / 📅 are drawn as boxes, and sizes are not those a person sees."""
+    try:
+        listed = subprocess.run(["fc-list", ":", "family"], capture_output=True, text=True,
+                                timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return tuple(FONTS.values())
+    return tuple(package for family, package in FONTS.items() if family not in listed)
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless. Never downloads one: without /usr/bin/chromium the test is
-    skipped on a developer machine and fails when CI is set."""
+    """Debian's Chromium, headless. Never downloads one: without /usr/bin/chromium or the
+    fonts the test is skipped on a developer machine and fails when CI is set."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing in CI; install Debian's chromium package")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if missing_fonts():
+        packages = " ".join(missing_fonts())
+        if os.environ.get("CI"):
+            pytest.fail(f"fonts missing in CI: apt-get install {packages}")
+        pytest.skip(f"fonts missing (apt-get install {packages}): Chinese and emoji would be "
+                    "drawn as boxes")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                     args=CHROMIUM_ARGS, headless=True)
@@ -133,6 +155,7 @@ class Chat:
 
     @property
     def input(self) -> Any:
+        """The question box (its label follows the page's language)."""
         return self.page.get_by_label("您的问题").or_(self.page.get_by_label("Your question"))
 
     def bot(self, status: str | None = None) -> Any:

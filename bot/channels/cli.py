@@ -1,4 +1,5 @@
-"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats]``.
+"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats]``
+(installed: ``qingdao-bot …`` or ``python -m bot …``, the same commands).
 
 Like every channel it only translates: text in, :class:`~bot.engine.Reply` out, printed for a
 person or as one JSON object per line for other programs (``../shared/eval/score.py``).
@@ -33,6 +34,19 @@ from bot.settings import Settings, SettingsError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 _COMMANDS: dict[str, Command] = {}
+PROG = "python run_bot.py"  # how the user started us: every hint names that command
+QUIT = frozenset({"quit", "exit", "q", "退出", "/quit", "/exit"})
+
+
+def program_name(argv0: str) -> str:
+    """The command as the user typed it, from ``sys.argv[0]``: ``qingdao-bot``, ``python -m
+    bot`` or ``python run_bot.py``, so that a hint can be copied and run as it stands."""
+    name = Path(argv0).name
+    if name == "__main__.py":
+        return "python -m bot"
+    if name.endswith(".py"):
+        return f"python {name}"
+    return name or "qingdao-bot"
 
 
 def command(name: str) -> Callable[[Command], Command]:
@@ -45,11 +59,12 @@ def command(name: str) -> Callable[[Command], Command]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run_bot.py",
+        prog=PROG,
         description="Qingdao Quality Month Q&A bot. With no command: start the server "
                     "(web chat and API; Telegram too when TELEGRAM_BOT_TOKEN is set).")
     parser.add_argument("--knowledge", metavar="DIR", help="knowledge folder "
-                        "(default: $KNOWLEDGE_DIR or ./knowledge)")
+                        "(default: $KNOWLEDGE_DIR, else a checkout's knowledge/, else the "
+                        "knowledge shipped with the package)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="start the server (the default)")
     ask = sub.add_parser("ask", help="answer one question, or one per line from stdin with '-'")
@@ -107,7 +122,9 @@ def _positive(text: str) -> int:
 _EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    global PROG
+    PROG = prog or program_name(sys.argv[0])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -134,15 +151,25 @@ def _with_knowledge(settings: Settings, directory: str) -> Settings:
 
 def load_engine(settings: Settings) -> Engine:
     """The engine for the configured knowledge, or a clear message and exit code 2."""
+    return Engine(load_checked(settings))
+
+
+def load_checked(settings: Settings) -> Knowledge:
+    """The configured knowledge, or what is wrong with it (and how to check it, in the
+    command the user typed) and exit code 2."""
+    if not settings.knowledge_dir.is_dir():
+        print(f"knowledge folder not found: {settings.knowledge_dir} (set KNOWLEDGE_DIR or "
+              f"run {PROG} --knowledge DIR …)", file=sys.stderr)
+        raise SystemExit(2)
     try:
         knowledge = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         print(f"The knowledge in {settings.knowledge_dir} has errors:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        print("Fix them, then check with: python run_bot.py validate", file=sys.stderr)
+        print(f"Fix them, then check with: {PROG} validate", file=sys.stderr)
         raise SystemExit(2) from None
-    return Engine(knowledge)
+    return knowledge
 
 
 def render(reply: Reply) -> str:
@@ -189,25 +216,88 @@ def _emit(out: TextIO, reply: Reply, as_json: bool) -> None:
 
 @command("chat")
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    engine = load_engine(settings)
-    lang = "zh"
-    print("青岛质量月问答 — 输入问题，输入数字选择建议，Ctrl-D 退出。"
-          "\nAsk a question; type a number to pick a suggestion; Ctrl-D to quit.")
-    last: Reply | None = None
-    while True:
-        try:
-            line = input("> ").strip()
-        except EOFError:
-            print()
-            return 0
-        if last and line.isdigit() and 1 <= int(line) <= len(last.suggestions):
-            picked = last.suggestions[int(line) - 1]
-            reply = engine.answer_entry(picked.entry_id, last.lang) or engine.ask(picked.text)
-        else:
-            reply = engine.ask(line, lang)
-        lang = reply.lang
-        print(render(reply))
-        last = reply
+    import asyncio
+
+    return asyncio.run(chat_loop(settings, load_engine(settings)))
+
+
+_CHAT_HELLO = ("青岛质量月问答 — 输入问题；输入数字选择选项；输入 quit、exit 或“退出”结束（Ctrl-D 也可以）。"
+               "\nAsk a question; type a number to pick an option; type quit or exit to leave.")
+
+
+async def chat_loop(settings: Settings, engine: Engine) -> int:
+    """A conversation in the terminal, sign-up for the open day included.
+
+    The same :class:`~bot.conversation.Conversation` as the web chat and Telegram, with the
+    sign-up dialogue over the database in ``DATA_DIR``; the person is the operating-system
+    user (``cli:<name>``). Each question is answered in its own language; a numbered option
+    presses that button. Questions are not recorded for statistics: a terminal is staff
+    trying the bot, not citizens."""
+    from bot.conversation import Asker, Conversation
+    from bot.dialogue import Dialogue, open_day_of
+    from bot.store import Store, user_key
+
+    async with await Store.open(settings.database) as store:
+        dialogue = Dialogue(store, lambda: open_day_of(engine.knowledge),
+                            reminder_time=settings.reminder_time)
+        conversation = Conversation(lambda: engine, dialogue)
+        user = _os_user()
+        print(_CHAT_HELLO)
+        for waiting in await dialogue.take_messages(Asker("cli", user)):
+            print(render_chat(waiting)[0])
+        last: Reply | None = None
+        while True:
+            try:
+                line = input("> ").strip()
+            except EOFError:
+                print()
+                line = "quit"
+            if not line:
+                continue
+            if line.lower() in QUIT:
+                await store.clear_flow(user_key("cli", user))  # nothing left half-done
+                print("再见！Goodbye!")
+                return 0
+            options = render_chat(last)[1] if last else []
+            if line.isdigit() and 1 <= int(line) <= len(options):
+                action, label = options[int(line) - 1]
+                print(f"  → {label}")
+                reply = await conversation.press(Asker("cli", user, last.lang if last else None),
+                                                 action)
+            else:
+                reply = await conversation.text(Asker("cli", user), line)
+            print(render_chat(reply)[0])
+            last = reply
+
+
+def _os_user() -> str:
+    import getpass
+    import re
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "user"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40] or "user"
+
+
+def render_chat(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
+    """A reply for the terminal chat, with every button (suggestions, then the other actions;
+    not 👍/👎) numbered in one list, and the (action id, label) behind each number."""
+    en = reply.lang == "en"
+    lines = [reply.text]
+    if reply.links:
+        lines.append("Links:" if en else "链接：")
+        lines.extend(f"  - {link.title}: {link.url}" for link in reply.links)
+    options = [(f"entry:{s.entry_id}", s.text) for s in reply.suggestions]
+    options += [(a.id, a.label) for a in reply.actions if not a.id.startswith("fb:")]
+    if reply.status is Status.CLARIFY and reply.kind == "knowledge" and reply.suggestions:
+        options.append(("none", "None of these" if en else "都不是"))
+    if options and reply.status is Status.ANSWER and reply.suggestions:
+        lines.append("You may also ask:" if en else "您还可以问：")
+    for i, (_, label) in enumerate(options, 1):
+        lines.append(f"  {i}. {label.removeprefix(f'{i}. ')}")
+    return "\n".join(lines), options
 
 
 @command("events")
@@ -527,20 +617,38 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.store import Store
 
+    questions = _entry_questions(settings, args.lang)
+
     async def run() -> int:
         async with await Store.open(settings.database) as store:
             stats = await gather_stats(store, args.days)
         if args.json:
             print(json.dumps(stats.to_dict(), ensure_ascii=False, indent=1))
         else:
-            print(format_stats(stats, args.lang))
+            print(format_stats(stats, args.lang, questions=questions, review=f"{PROG} review"))
         return 0
 
     return asyncio.run(run())
+
+
+def _entry_questions(settings: Settings, lang: str) -> dict[str, str]:
+    """Each entry's first question in ``lang`` (Chinese if it has none), so that statistics
+    say what was asked, not only an id; empty while the knowledge cannot be loaded."""
+    try:
+        knowledge = load_knowledge(settings.knowledge_dir)
+    except KnowledgeError:
+        return {}
+    out = {}
+    for entry in knowledge.entries:
+        listed = (entry.questions.en if lang == "en" else []) or entry.questions.zh
+        if listed:
+            out[entry.id] = listed[0]
+    return out
 
 
 @command("serve")
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import serve
 
+    load_checked(settings)  # a broken folder is reported here, naming the command typed
     return serve(settings)

@@ -14,7 +14,8 @@ Routes (all state comes from ``app[STATE]``):
 
 Both POST calls answer with :meth:`bot.engine.Reply.to_dict` — the same fields as
 ``run_bot.py ask --json``; ``/api/messages`` with ``{"messages": [reply, …]}`` (the page polls
-it).
+it). While the open-day sign-up waits for a name or a mobile number, the reply also has
+``"expects": "name"`` or ``"phone"`` (the page shows the fitting keyboard).
 
 The session is the server's: ``GET /`` and every ``/api/*`` call without a valid session cookie
 get a new one (:data:`COOKIE`: 144 random bits, signed, HttpOnly, SameSite=Lax, no expiry, never
@@ -69,7 +70,7 @@ from bot.app import STATE
 from bot.conversation import DIALOGUE_ACTIONS, STORAGE_DOWN, Asker
 from bot.engine import MAX_QUESTION_CHARS, Reply
 from bot.limits import client_address, is_trusted, retry_after
-from bot.store import StoreUnavailable
+from bot.store import StoreUnavailable, user_key
 
 log = logging.getLogger("bot.web")
 
@@ -166,7 +167,7 @@ async def _ask(request: web.Request) -> web.Response:
     state = request.app[STATE]
     async with _turn(state, asker, urgent=False):
         reply = await state.conversation.text(asker, question)
-    return _reply(reply)
+    return await _reply_expecting(request, asker, reply)
 
 
 async def _action(request: web.Request) -> web.Response:
@@ -180,7 +181,7 @@ async def _action(request: web.Request) -> web.Response:
     state = request.app[STATE]
     async with _turn(state, asker, urgent=action.partition(":")[0] in DIALOGUE_ACTIONS):
         reply = await state.conversation.press(asker, action)
-    return _reply(reply)
+    return await _reply_expecting(request, asker, reply)
 
 
 @contextlib.asynccontextmanager
@@ -307,10 +308,22 @@ def _asker(request: web.Request, body: dict[str, Any]) -> Asker:
     return Asker("web", request.get(SESSION_KEY) or "anonymous", lang, client)
 
 
-def _reply(reply: Reply) -> web.Response:
+_EXPECTS = {"name": "name", "phone": "phone"}  # sign-up step → what the page's input expects
+
+
+async def _reply_expecting(request: web.Request, asker: Asker, reply: Reply) -> web.Response:
+    """The reply as JSON (a 503 when the database cannot be written), with ``"expects":
+    "name"`` or ``"phone"`` while the sign-up waits for one, so that the page brings up the
+    right keyboard (``inputmode="tel"``) and autofill."""
     if reply.kind == STORAGE_DOWN:
         raise ApiError(503, "storage_unavailable", "the database cannot be written just now")
-    return _json(reply.to_dict())
+    data = reply.to_dict()
+    store = request.app[STATE].store
+    if reply.kind == "signup" and store is not None and asker.user_id != "anonymous":
+        flow = await store.get_flow(user_key(asker.channel, asker.user_id))
+        if flow is not None and flow.step in _EXPECTS:
+            data["expects"] = _EXPECTS[flow.step]
+    return _json(data)
 
 
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:

@@ -5,6 +5,12 @@
  * to this chat later (a seat from the waiting list, a reminder): once on load and every 20 s
  * while the page is visible, only once the chat has a session. Reply text is only ever put
  * into the page with textContent (never innerHTML), and only http(s) links become <a> elements.
+ *
+ * The conversation is kept in sessionStorage (it survives a reload, not the browser session)
+ * and re-drawn from it on load; "清空对话 / Clear chat" forgets it. The server may issue the
+ * session as a cookie (same-origin fetch sends it); the page still sends its own id, which such
+ * a server ignores. An error from /api/* is {"error", "message", "retry_after"?}: the page
+ * shows `message` (in the citizen's language) as a bot bubble, never the code.
  */
 (function () {
   "use strict";
@@ -38,7 +44,16 @@
       forget: "删除我的信息",
       feedback: "这个回答有帮助吗？",
       helpful: "有帮助",
-      notHelpful: "没有帮助"
+      notHelpful: "没有帮助",
+      none: "都不是",
+      topics: "您可以从这些话题里选择：",
+      clear: "清空对话",
+      clearShort: "清空",
+      copy: "复制",
+      copied: "已复制",
+      phonePlaceholder: "请输入手机号码",
+      namePlaceholder: "请输入参观人的姓名",
+      busy: "您发得有点快，请稍等一会儿再试。"
     },
     en: {
       htmlLang: "en",
@@ -69,11 +84,33 @@
       forget: "Delete my data",
       feedback: "Was this helpful?",
       helpful: "Helpful",
-      notHelpful: "Not helpful"
+      notHelpful: "Not helpful",
+      none: "None of these",
+      topics: "You can pick one of these topics:",
+      clear: "Clear chat",
+      clearShort: "Clear",
+      copy: "Copy",
+      copied: "Copied",
+      phonePlaceholder: "Type your mobile number",
+      namePlaceholder: "Type the visitor's name",
+      busy: "That was a little fast; please wait a moment and try again."
     }
   };
+  /* The knowledge's topics (bot.kb CATEGORIES), offered when nothing fits: topic:<category>. */
+  var TOPICS = [
+    ["campaign", "质量月主题活动", "Quality Month ceremony"],
+    ["tasks", "十项重点工作", "The ten key tasks"],
+    ["nqi", "NQI一站式服务", "NQI one-stop services"],
+    ["expo", "品博会与品牌日", "Quality Life Expo & Brand Day"],
+    ["awards", "质量奖", "Quality awards"],
+    ["brands", "品牌成绩", "Brand figures"],
+    ["contest", "品质青岛故事大赛", "Story contest"]
+  ];
+  var CODE_LINE = /^((?:预约码|候补编号|Booking code|Waiting-list code)[：:]) *([A-Z0-9]{4,16})[ \t]*$/m;
   var LANG_KEY = "qqm.lang";
   var SESSION_KEY = "qqm.session";
+  var HISTORY_KEY = "qqm.history";
+  var MAX_HISTORY = 200;  // messages kept for a reload (the oldest go first)
   var TIMEOUT_MS = 15000;
   var POLL_MS = 20000;
   var FEEDBACK = /^fb:(up|down):/;
@@ -85,6 +122,8 @@
   var session = readSession();  // null until the first question or button
   var pollTimer = null;
   var polling = false;
+  var history = readHistory();  // [{who: "user", text} | {who: "bot", reply, notice?, done?}]
+  var restoring = false;
 
   // ------------------------------------------------------------------ storage
 
@@ -94,6 +133,32 @@
 
   function storageSet(key, value) {
     try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: forget it */ }
+  }
+
+  function readHistory() {
+    try {
+      var items = JSON.parse(window.sessionStorage.getItem(HISTORY_KEY) || "[]");
+      return Array.isArray(items) ? items.filter(function (item) {
+        return item && (item.who === "user" ? typeof item.text === "string" :
+          item.who === "bot" && item.reply && typeof item.reply.answer === "string");
+      }) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function saveHistory() {
+    if (history.length > MAX_HISTORY) { history = history.slice(history.length - MAX_HISTORY); }
+    try {
+      window.sessionStorage.setItem(HISTORY_KEY, JSON.stringify(history));
+    } catch (e) { /* full or private mode: the chat still works, only a reload forgets it */ }
+  }
+
+  function remember(item) {
+    if (restoring) { return item; }
+    history.push(item);
+    saveHistory();
+    return item;
   }
 
   function readLang() {
@@ -158,6 +223,21 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  /* A new reply: to the end if it fits, else its top at the top of the list (a long answer,
+   * the session list, the consent notice is read from its beginning). */
+  function reveal(row) {
+    var top = row.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+    if (row.offsetHeight > log.clientHeight - 24) {
+      log.scrollTop = Math.max(0, top - 12);
+    } else {
+      scrollToEnd();
+    }
+  }
+
+  function focusInput() {
+    try { input.focus({preventScroll: true}); } catch (e) { input.focus(); }
+  }
+
   /* One message row. Screen readers hear who speaks from a visually hidden prefix. */
   function addMessage(who) {
     var row = el("div", "msg " + who);
@@ -172,6 +252,7 @@
 
   function addUser(text) {
     addMessage("user").appendChild(el("p", "text", text));
+    remember({who: "user", text: text});
   }
 
   function choiceButton(label, onClick, extraClass) {
@@ -183,15 +264,22 @@
 
   // ------------------------------------------------------------------ rendering replies
 
-  function renderReply(bubble, reply) {
+  /* Draw a reply into its bubble. `item` is its history record ({who: "bot", reply, done?}). */
+  function renderReply(bubble, reply, item) {
     var row = bubble.parentNode;
     var words = STRINGS[reply.lang === "en" ? "en" : (reply.lang ? "zh" : lang)];
+    if (reply.kind === "signup" && !restoring) { finishSteps(); }  // before this step is kept
+    item = item || remember({who: "bot", reply: reply});
     row.lang = htmlLang(reply.lang);
     row.classList.remove("pending");
     row.setAttribute("data-status", String(reply.status || ""));
     if (reply.entry_id) { row.setAttribute("data-entry", String(reply.entry_id)); }
     if (typeof reply.kind === "string" && reply.kind) { row.setAttribute("data-kind", reply.kind); }
-    bubble.appendChild(el("p", "text", reply.answer || ""));
+    var text = reply.answer || "";
+    var code = CODE_LINE.exec(text);
+    bubble.appendChild(el("p", "text", code ? text.replace(CODE_LINE, "").replace(/\n{2,}/g, "\n")
+      .replace(/^\n|\n$/g, "") : text));
+    if (code) { bubble.appendChild(codeBox(code[1], code[2], words)); }
 
     var links = Array.isArray(reply.links) ? reply.links : [];
     var list = el("ul", "links");
@@ -231,16 +319,109 @@
       });
       actions.forEach(function (a) {
         var label = typeof a.label === "string" && a.label ? a.label : a.id;
-        choices.appendChild(choiceButton(label, function () { press(a.id, label); }, "action"));
+        choices.appendChild(choiceButton(label, function () {
+          if (reply.kind === "signup") { markDone(row, item); }
+          press(a.id, label);
+        }, "action"));
       });
+      if (reply.status === "clarify" && reply.kind === "knowledge" && suggestions.length &&
+          !all.some(function (a) { return a.id === "none"; })) {
+        choices.appendChild(choiceButton(words.none, function () {
+          markDone(row, item);
+          press("none", words.none);
+        }, "action none"));
+      }
       if (choices.childNodes.length) { bubble.appendChild(choices); }
     }
-    if (feedback.length) { bubble.appendChild(feedbackRow(feedback, words)); }
-    scrollToEnd();
+    if (reply.status === "fallback" && (reply.kind === "knowledge" || reply.kind === "none")) {
+      bubble.appendChild(el("p", "label", words.topics));
+      var topics = el("div", "choices topics");
+      TOPICS.forEach(function (topic) {
+        var label = words === STRINGS.en ? topic[2] : topic[1];
+        topics.appendChild(choiceButton(label, function () {
+          press("topic:" + topic[0], label);
+        }, "topic"));
+      });
+      bubble.appendChild(topics);
+    }
+    if (feedback.length) { bubble.appendChild(feedbackRow(feedback, words, item)); }
+    if (item.done) { disableActions(row); }
+    if (!restoring) {
+      applyExpects(reply.expects);
+      reveal(row);
+    }
+  }
+
+  /* The buttons of a step that is over no longer act (the flow has moved on). */
+  function disableActions(row) {
+    row.querySelectorAll(".choice.action").forEach(function (b) { b.disabled = true; });
+  }
+
+  function markDone(row, item) {
+    item.done = true;
+    saveHistory();
+    disableActions(row);
+  }
+
+  function finishSteps() {
+    log.querySelectorAll('.msg.bot[data-kind="signup"]').forEach(function (row) {
+      disableActions(row);
+    });
+    history.forEach(function (item) {
+      if (item.who === "bot" && item.reply.kind === "signup") { item.done = true; }
+    });
+    saveHistory();
+  }
+
+  /* The sign-up waits for a mobile number: the phone keypad; for a name: name autofill. */
+  function applyExpects(expects) {
+    var words = STRINGS[lang];
+    if (expects === "phone") {
+      input.setAttribute("inputmode", "tel");
+      input.setAttribute("autocomplete", "tel");
+      input.setAttribute("placeholder", words.phonePlaceholder);
+    } else {
+      input.removeAttribute("inputmode");
+      input.setAttribute("autocomplete", expects === "name" ? "name" : "off");
+      input.setAttribute("placeholder", expects === "name" ? words.namePlaceholder : words.placeholder);
+    }
+  }
+
+  /* A booking code, large, with a button that copies it. */
+  function codeBox(label, code, words) {
+    var box = el("div", "code-box");
+    var line = el("p", "code-line");
+    line.appendChild(el("span", "code-label", label));
+    var value = el("strong", "code", code);
+    value.setAttribute("translate", "no");
+    line.appendChild(value);
+    box.appendChild(line);
+    var button = choiceButton(words.copy, function () {
+      var done = function () {
+        button.textContent = words.copied;
+        setTimeout(function () { button.textContent = words.copy; }, 2000);
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(code).then(done, function () { selectText(value); });
+      } else {
+        selectText(value);
+      }
+    }, "copy");
+    button.setAttribute("aria-label", words.copy + " " + code);
+    box.appendChild(button);
+    return box;
+  }
+
+  function selectText(node) {
+    var range = document.createRange();
+    range.selectNodeContents(node);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
   }
 
   /* 👍 / 👎 side by side; one vote per answer. */
-  function feedbackRow(feedback, words) {
+  function feedbackRow(feedback, words, item) {
     var row = el("div", "feedback");
     row.setAttribute("role", "group");
     row.setAttribute("aria-label", words.feedback);
@@ -253,23 +434,30 @@
       var button = choiceButton(label, function () {
         buttons.forEach(function (b) { b.disabled = true; });
         button.setAttribute("aria-pressed", "true");
+        item.voted = a.id;
+        saveHistory();
         press(a.id, label);
       }, "vote");
       button.setAttribute("aria-label", name);
       button.title = name;
-      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-pressed", String(item.voted === a.id));
+      if (item.voted) { button.disabled = true; }
       buttons.push(button);
       row.appendChild(button);
     });
     return row;
   }
 
-  function renderError(bubble, status, retry) {
+  /* A failed call: the server's own words for the citizen when it sent any ({"message"}),
+   * else a friendly line; never an error code. */
+  function renderError(bubble, status, message, retry) {
     var row = bubble.parentNode;
     row.classList.remove("pending");
     row.classList.add("error");
     row.setAttribute("data-status", "error");
-    bubble.appendChild(el("p", "text", status === 413 ? t("tooLong") : t("error")));
+    var text = typeof message === "string" && message.trim() ? message :
+      status === 413 ? t("tooLong") : status === 429 ? t("busy") : t("error");
+    bubble.appendChild(el("p", "text", text));
     if (status !== 413 && status !== 400) {
       var choices = el("div", "choices");
       choices.appendChild(choiceButton(t("retry"), function () {
@@ -278,7 +466,15 @@
       }, "retry"));
       bubble.appendChild(choices);
     }
-    scrollToEnd();
+    reveal(row);
+  }
+
+  function errorOf(response) {
+    return response.json().then(function (data) {
+      return {status: response.status, said: data && data.message};
+    }, function () {
+      return {status: response.status};
+    }).then(function (problem) { throw problem; });
   }
 
   // ------------------------------------------------------------------ talking to the API
@@ -301,7 +497,7 @@
         credentials: "same-origin",
         signal: controller ? controller.signal : undefined
       }).then(function (response) {
-        if (!response.ok) { throw {status: response.status}; }
+        if (!response.ok) { return errorOf(response); }
         return response.json();
       }).then(function (reply) {
         if (!reply || typeof reply !== "object" || typeof reply.answer !== "string") {
@@ -311,7 +507,7 @@
         renderReply(bubble, reply);
       }).catch(function (problem) {
         thinking.remove();
-        renderError(bubble, problem && problem.status, function () {
+        renderError(bubble, problem && problem.status, problem && problem.said, function () {
           bubble.querySelectorAll(".text").forEach(function (node) { node.remove(); });
           row.classList.remove("error");
           row.classList.add("pending");
@@ -338,6 +534,7 @@
   function press(action, label) {
     addUser(label);
     call("/api/action", {action: action});
+    focusInput();  // the pressed button may now be disabled: keep the keyboard somewhere useful
   }
 
   // ------------------------------------------------------------------ messages sent later
@@ -357,7 +554,7 @@
         if (!reply || typeof reply !== "object" || typeof reply.answer !== "string") { return; }
         var bubble = addMessage("bot");
         bubble.parentNode.classList.add("notice");
-        renderReply(bubble, reply);
+        renderReply(bubble, reply, remember({who: "bot", reply: reply, notice: true}));
       });
     }).catch(function () {
       /* offline for a moment: the next round asks again */
@@ -405,11 +602,43 @@
     bubble.appendChild(choices);
   }
 
+  /* Draw the kept conversation again after a reload. */
+  function restore() {
+    restoring = true;
+    try {
+      history.forEach(function (item) {
+        if (item.who === "user") {
+          addMessage("user").appendChild(el("p", "text", item.text));
+          return;
+        }
+        var bubble = addMessage("bot");
+        if (item.notice) { bubble.parentNode.classList.add("notice"); }
+        renderReply(bubble, item.reply, item);
+      });
+    } finally {
+      restoring = false;
+    }
+    var last = history.length ? history[history.length - 1] : null;
+    applyExpects(last && last.who === "bot" ? last.reply.expects : null);
+    scrollToEnd();
+  }
+
+  function clearChat() {
+    history = [];
+    try { window.sessionStorage.removeItem(HISTORY_KEY); } catch (e) { /* nothing kept */ }
+    log.querySelectorAll(".msg").forEach(function (row) { row.remove(); });
+    applyExpects(null);
+    welcome();
+    focusInput();
+  }
+
   function setLang(next) {
     if (next === lang || !STRINGS[next]) { return; }
     lang = next;
     storageSet(LANG_KEY, lang);
     applyLang();
+    var last = history.length ? history[history.length - 1] : null;
+    applyExpects(last && last.who === "bot" ? last.reply.expects : null);  // its placeholder
     // Before the first question, greet again in the new language.
     var rows = log.querySelectorAll(".msg");
     if (rows.length === 1 && rows[0].classList.contains("welcome")) {
@@ -423,6 +652,7 @@
   document.querySelectorAll(".lang-btn").forEach(function (button) {
     button.addEventListener("click", function () { setLang(button.getAttribute("data-lang")); });
   });
+  document.getElementById("clear").addEventListener("click", clearChat);
   document.querySelectorAll(".tool[data-action]").forEach(function (button) {
     button.addEventListener("click", function () {
       press(button.getAttribute("data-action"), button.textContent);
@@ -440,6 +670,7 @@
   });
   applyLang();
   welcome();
+  restore();
   if (session) {  // someone who has talked to us before: anything waiting for them?
     poll();
     startPolling();
