@@ -20,14 +20,16 @@ from playwright.async_api import Browser, Route, expect
 
 from bot.app import STATE
 from bot.store import Draft, user_key
-from tests.web_helpers import DESKTOP, PHONE, Chat, open_chat, serve, shipped_engine
+from tests.web_helpers import DESKTOP, PHONE, Chat, make_app, open_chat, serve, shipped_engine
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[tuple[str, web.Application]]:
-    async with serve(data_dir=tmp_path_factory.mktemp("data")) as served:
+    # every page of this module comes from 127.0.0.1: one address, many people
+    app = make_app(tmp_path_factory.mktemp("data"), per_address_limits=False)
+    async with serve(app) as served:
         yield served
 
 

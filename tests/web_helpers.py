@@ -35,9 +35,13 @@ def shipped_engine() -> Engine:
     return Engine(load_knowledge(ROOT / "knowledge"))
 
 
-def make_app(data_dir: Path) -> web.Application:
+def make_app(data_dir: Path, *, per_address_limits: bool = True) -> web.Application:
+    """The app over the shipped knowledge; ``per_address_limits=False`` lifts the limits per
+    client address, for tests where many people share 127.0.0.1 (test_abuse covers them)."""
+    limits = {} if per_address_limits else {"rate_limit_per_minute": 0,
+                                            "signups_per_client_per_day": 0}
     settings = Settings(knowledge_dir=ROOT / "knowledge", data_dir=data_dir, host="127.0.0.1",
-                        port=0, telegram_token=None)
+                        port=0, telegram_token=None, **limits)
     return create_app(settings, shipped_engine())
 
 
