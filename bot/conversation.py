@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot.asker import Asker
 from bot.dialogue import ACTION_KINDS as DIALOGUE_ACTIONS
 from bot.dialogue import Dialogue, say
 from bot.engine import Action, Engine, Reply, Status, Suggestion
@@ -57,16 +58,6 @@ _THANKS = {
              "Thank you for telling us; we will use it to improve this answer. You can also "
              "ask in other words."),
 }
-
-
-@dataclass(frozen=True)
-class Asker:
-    """Who asks: the channel, an id unique within it, and their language preference."""
-
-    channel: str
-    user_id: str
-    lang: str | None = None
-    client: str | None = None  # keyed hash of the web client address (sign-up limits)
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from bot.asker import Asker
 from bot.engine import Action, Engine, Reply, Status
 from bot.kb import TZ, Bilingual, Knowledge, OpenDay, Session
 from bot.store import (
@@ -60,9 +61,6 @@ from bot.store import (
     user_key,
 )
 from bot.text import Normalizer, detect_language, to_simplified, to_traditional
-
-if TYPE_CHECKING:
-    from bot.conversation import Asker
 
 log = logging.getLogger("bot.dialogue")
 

@@ -34,18 +34,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.asker import Asker
 from bot.engine import Engine, Reply, Status
 from bot.kb import TZ
 from bot.phrasings import AddResult, add_phrasing
 from bot.store import Miss, MissDraft, OutcomeCount, Store, StoreUnavailable, local_day
 from bot.text import Normalizer, char_pinyin, detokenize, has_cjk, to_traditional
-
-if TYPE_CHECKING:
-    from bot.conversation import Asker
 
 log = logging.getLogger("bot.insights")
 

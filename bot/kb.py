@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot import factcheck
+from bot.aspects import ASPECTS
+from bot.problems import Problem
 from bot.text import Normalizer
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -132,8 +135,6 @@ class Entry(_Strict):
     @field_validator("aspects")
     @classmethod
     def _known_aspects(cls, value: list[str] | None) -> list[str] | None:
-        from bot.aspects import ASPECTS
-
         wrong = [a for a in value or () if a not in ASPECTS]
         if wrong:
             raise ValueError(f"unknown aspect(s) {', '.join(wrong)}: use {', '.join(ASPECTS)}")
@@ -237,18 +238,6 @@ class OpenDay(_Strict):
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.where}:" if self.where else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
 
 
 class KnowledgeError(Exception):
@@ -670,8 +659,6 @@ def _factcheck(directory: Path, entries: list[Entry],
                warnings: list[Problem]) -> None:
     """The answers against their sources (bot.factcheck); errors and warnings with file,
     line and token."""
-    from bot import factcheck
-
     gdoc = docs.get("glossary.yaml")
     gname = gdoc.name if gdoc else _display(directory / "glossary.yaml")
     glossary, article = factcheck.load_glossary(

@@ -8,14 +8,22 @@ person or as one JSON object per line for other programs (``../shared/eval/score
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bot import refit
+from bot.aspects import ASPECTS, derive
+from bot.conversation import Asker, Conversation
+from bot.dialogue import Dialogue, format_summaries, open_day_of
 from bot.engine import Engine, Reply, Status
 from bot.insights import (
     MISS_KINDS,
@@ -23,14 +31,16 @@ from bot.insights import (
     add_group_as_phrasing,
     format_stats,
     gather_stats,
+    labelled_from,
     mark_group_out_of_scope,
     nearest,
     printable,
     review_groups,
 )
 from bot.kb import TZ as TZ_LOCAL
-from bot.kb import Knowledge, KnowledgeError, lint, load_knowledge
+from bot.kb import Knowledge, KnowledgeError, OpenDay, lint, load_knowledge
 from bot.settings import Settings, SettingsError
+from bot.store import Store, mask_phone, user_key
 
 Command = Callable[[argparse.Namespace, Settings], int]
 _COMMANDS: dict[str, Command] = {}
@@ -144,8 +154,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 def _with_knowledge(settings: Settings, directory: str) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, knowledge_dir=Path(directory))
 
 
@@ -216,8 +224,6 @@ def _emit(out: TextIO, reply: Reply, as_json: bool) -> None:
 
 @command("chat")
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
     return asyncio.run(chat_loop(settings, load_engine(settings)))
 
 
@@ -233,9 +239,6 @@ async def chat_loop(settings: Settings, engine: Engine) -> int:
     user (``cli:<name>``). Each question is answered in its own language; a numbered option
     presses that button. Questions are not recorded for statistics: a terminal is staff
     trying the bot, not citizens."""
-    from bot.conversation import Asker, Conversation
-    from bot.dialogue import Dialogue, open_day_of
-    from bot.store import Store, user_key
 
     async with await Store.open(settings.database) as store:
         dialogue = Dialogue(store, lambda: open_day_of(engine.knowledge),
@@ -271,9 +274,6 @@ async def chat_loop(settings: Settings, engine: Engine) -> int:
 
 
 def _os_user() -> str:
-    import getpass
-    import re
-
     try:
         name = getpass.getuser()
     except (KeyError, OSError):
@@ -333,7 +333,6 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 def _explain(knowledge: Knowledge) -> None:
     """What each entry tells and where that was read (its answer, a phrasing, or the staff's
     ``aspects:``), so that staff can correct a wrong derivation."""
-    from bot.aspects import ASPECTS, derive
 
     for entry in knowledge.entries:
         told = derive([*entry.questions.zh, *entry.questions.en], entry.answer.zh,
@@ -345,13 +344,7 @@ def _explain(knowledge: Knowledge) -> None:
 
 @command("bookings")
 def _bookings(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-    import getpass
-
     from bot.app import configure_logging
-    from bot.dialogue import Dialogue, format_summaries, open_day_of
-    from bot.kb import OpenDay
-    from bot.store import Store, mask_phone
 
     configure_logging(settings.log_level)  # admin actions are logged (who, what) on stderr
 
@@ -479,9 +472,6 @@ def _read(prompt: str) -> str | None:
 async def _refit(settings: Settings) -> int:
     """Refit the decision with what citizens did (picks after "did you mean", 👎) and the
     shipped examples; show before/after on the held-back questions; write only on 'y'."""
-    from bot import refit
-    from bot.insights import labelled_from
-    from bot.store import Store
 
     knowledge = load_engine(settings).knowledge
     async with await Store.open(settings.database) as store:
@@ -492,7 +482,6 @@ async def _refit(settings: Settings) -> int:
     print("fitted on: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     held = refit.citizen(refit.HELD) if refit.HELD.exists() else []
     if held:
-        from bot.engine import Engine
 
         print(f"held back ({refit.HELD.name}), now:   "
               f"{refit.figures(Engine(knowledge), held).line()}")
@@ -509,9 +498,6 @@ async def _refit(settings: Settings) -> int:
 
 @command("review")
 def _review(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
-    from bot.store import Store
 
     lang = args.lang
     kinds = tuple(args.kind) if args.kind else MISS_KINDS
@@ -613,9 +599,6 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
-    from bot.store import Store
 
     questions = _entry_questions(settings, args.lang)
 

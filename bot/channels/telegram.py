@@ -72,11 +72,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import STATE, AppState
 from bot.conversation import DIALOGUE_ACTIONS, Asker
 from bot.dialogue import PermanentDeliveryError, format_summaries, normalize_phone, run_outbox
 from bot.engine import Reply, Status
 from bot.kb import TZ
+from bot.state import STATE, AppState
 from bot.store import Store, mask_phone, user_key
 
 log = logging.getLogger("bot.telegram")

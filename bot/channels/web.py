@@ -66,10 +66,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import STATE
 from bot.conversation import DIALOGUE_ACTIONS, STORAGE_DOWN, Asker
 from bot.engine import MAX_QUESTION_CHARS, Reply
 from bot.limits import client_address, is_trusted, retry_after
+from bot.state import STATE
 from bot.store import StoreUnavailable, user_key
 
 log = logging.getLogger("bot.web")
