@@ -28,7 +28,6 @@ import contextlib
 import csv
 import hmac
 import html
-import importlib
 import io
 import logging
 import re
@@ -75,7 +74,9 @@ from telegram.ext import (
 from bot.conversation import DIALOGUE_ACTIONS, Asker
 from bot.dialogue import PermanentDeliveryError, format_summaries, normalize_phone, run_outbox
 from bot.engine import Reply, Status
+from bot.insights import stats_text
 from bot.kb import TZ
+from bot.messages import say
 from bot.state import STATE, AppState
 from bot.store import Store, mask_phone, user_key
 
@@ -89,66 +90,11 @@ FEEDBACK_PREFIX = "fb:"  # 👍 / 👎 under an answer: one compact row
 GROUP_ASKER = "anonymous"  # who asks in a group: no one's sign-up is touched there
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # links are sources, not the answer
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "welcome": ("您好！我是青岛2022年“质量月”问答助手，可以回答{topics}等问题。\n"
-                "请直接输入问题，例如“品博会什么时候举办？”，或点下面的话题。",
-                "Hello! I answer questions about Qingdao's 2022 Quality Month: {topics}.\n"
-                "Type a question, e.g. “When is the Quality Life Expo?”, or tap a topic below."),
-    "help": ("直接输入问题即可，例如“品博会什么时候举办？”。在群里请 @我 或回复我的消息。\n"
-             "/start 话题菜单\n/signup 报名开放日\n/mybookings 我的预约\n/events 活动日期\n"
-             "/services 一站式服务\n/lang 选择语言\n/forget 删除我的信息",
-             "Just type a question, e.g. “When is the Quality Life Expo?”. In a group, @mention "
-             "me or reply to my message.\n/start topics\n/signup open-day sign-up\n"
-             "/mybookings my bookings\n/events dates\n/services one-stop services\n"
-             "/lang language\n/forget delete my data"),
-    "events": ("活动日期：", "Dates:"),
-    "no_events": ("暂无活动日期。", "No dates yet."),
-    "none": ("都不是", "None of these"),
-    "lang_prompt": ("请选择语言 / Choose a language:", "请选择语言 / Choose a language:"),
-    "lang_set": ("好的，以后用中文回答。", "OK, I'll answer in English from now on."),
-    "media": ("抱歉，我只能读文字消息，请用文字输入您的问题。",
-              "Sorry, I can only read text messages; please type your question."),
-    "flood": ("您发送得太快了，请休息一分钟再提问。",
-              "You're sending messages very fast; please wait a minute before asking again."),
-    "error": ("抱歉，出了点问题，请稍后再试。", "Sorry, something went wrong. Please try again."),
-    "private_only": ("开放日报名和预约请在与我的私聊中办理，以免您的个人信息出现在群里。",
-                     "Please sign up and manage bookings in a private chat with me, so that "
-                     "your personal details stay out of the group."),
-    "private_button": ("私聊办理", "Open a private chat"),
-    "unavailable": ("这项功能暂时不可用，请稍后再试。",
-                    "This is not available at the moment; please try again later."),
-    # admins only
-    "export_caption": ("开放日报名导出（{scope}，{rows}条）。含姓名和手机号码，仅用于核对报名，"
-                       "请妥善保管，用完删除。", "Open-day sign-ups ({scope}, {rows} rows). "
-                       "Contains names and mobile numbers: for checking sign-ups only; keep it "
-                       "safe and delete it when done."),
-    "export_all": ("全部场次", "all sessions"),
-    "export_unknown": ("没有编号为 {session} 的场次。现有场次：\n{ids}",
-                       "There is no session {session}. Sessions:\n{ids}"),
-    "reload_unavailable": ("这个版本不能热加载知识库。", "Live reload is not available here."),
-    "stats_usage": ("用法：/stats [天数]，天数为1–365，默认7。",
-                    "Usage: /stats [days], days from 1 to 365, 7 if left out."),
-    "stats_unavailable": ("这个版本还没有统计功能。", "Statistics are not available here."),
-}
-
-COMMANDS: dict[str, tuple[str, str]] = {
-    "start": ("开始与话题菜单", "Start and topics"),
-    "help": ("使用帮助", "How to use this bot"),
-    "signup": ("报名检验检测机构开放日", "Sign up for the open day"),
-    "mybookings": ("我的预约", "My bookings"),
-    "events": ("活动日期", "Dates"),
-    "services": ("NQI一站式服务", "NQI one-stop services"),
-    "lang": ("选择语言", "Choose a language"),
-    "cancel": ("退出报名", "Stop signing up"),
-    "forget": ("删除我的信息", "Delete my data"),
-}
+# The command menu, in this order (descriptions: telegram.command.<name> in bot/messages.py).
+COMMANDS = ("start", "help", "signup", "mybookings", "events", "services", "lang", "cancel",
+            "forget")
 # Listed only in each admin's own chat (BotCommandScopeChat), after the public ones.
-ADMIN_COMMANDS: dict[str, tuple[str, str]] = {
-    "sessions": ("开放日场次与名额", "Open-day sessions and seats"),
-    "export": ("导出报名表（CSV），可加场次编号", "Export sign-ups (CSV), optionally one session"),
-    "reload": ("重新加载知识库", "Reload the knowledge"),
-    "stats": ("使用统计，可加天数", "Usage statistics, optionally for N days"),
-}
+ADMIN_COMMANDS = ("sessions", "export", "reload", "stats")
 # /start payloads (deep links from a group to the private chat) → the action they start.
 START_ACTIONS = {"signup": "signup", "bookings": "bookings", "forget": "forget"}
 STATS_DAYS = 7
@@ -160,21 +106,13 @@ class MenuItem:
 
     zh: str
     en: str
-    does: str  # "topic:<category>", "services", "events" or "open-day"
+    does: str  # "topics" (smalltalk.yaml's menu), "services", "events" or "open-day"
 
 
-MENU = (
-    MenuItem("质量月活动", "Quality Month", "topic:campaign"),
-    MenuItem("一站式服务", "One-stop services", "services"),
-    MenuItem("活动日期", "Dates", "events"),
-    MenuItem("开放日报名", "Open day sign-up", "open-day"),
-)
+MENU = tuple(MenuItem(say(f"telegram.menu.{key}", "zh"), say(f"telegram.menu.{key}", "en"), does)
+             for key, does in (("topics", "topics"), ("services", "services"),
+                               ("events", "events"), ("open_day", "open-day")))
 MENU_BY_LABEL = {label: item for item in MENU for label in (item.zh, item.en)}
-
-
-def t(name: str, lang: str) -> str:
-    zh, en = TEXTS[name]
-    return en if lang == "en" else zh
 
 
 def esc(text: str) -> str:
@@ -210,7 +148,7 @@ def render(reply: Reply, *, private: bool = True) -> list[Outgoing]:
     lines += [f'<a href="{html.escape(x.url)}">{esc(x.title)}</a>' for x in reply.links]
     choices = [(s.text, f"entry:{s.entry_id}") for s in reply.suggestions]
     if reply.status is Status.CLARIFY:
-        choices.append((t("none", reply.lang), "none"))
+        choices.append((say("telegram.none", reply.lang), "none"))
     choices += [(a.label, a.id) for a in reply.actions]
     rows: list[list[InlineKeyboardButton]] = []
     feedback: list[InlineKeyboardButton] | None = None  # 👍 and 👎 share one row
@@ -569,10 +507,8 @@ class TelegramBot:
                            interval=self.outbox_interval), name="telegram outbox")
         else:
             log.warning("no database: waiting-list and reminder messages are not delivered")
-        hooks = getattr(self.state, "notify_admins", None)
-        if isinstance(hooks, list):
-            hooks.append(self.tell_admins)
-            self._admin_hooks = hooks
+        self.state.notify_admins.append(self.tell_admins)
+        self._admin_hooks = self.state.notify_admins
 
     async def stop_background(self) -> None:
         if self._admin_hooks is not None:
@@ -620,11 +556,12 @@ class TelegramBot:
     async def set_commands(self, application: Application) -> None:
         """The command menu: Chinese for everyone, English for English-language clients; in
         each admin's private chat the admin commands too (nobody else sees them)."""
-        for index, language_code in ((0, None), (1, "en")):
-            commands = [BotCommand(name, texts[index]) for name, texts in COMMANDS.items()]
+        for lang, language_code in (("zh", None), ("en", "en")):
+            commands = [BotCommand(name, say(f"telegram.command.{name}", lang))
+                        for name in COMMANDS]
             await application.bot.set_my_commands(commands, language_code=language_code)
-            admin = commands + [BotCommand(name, texts[index])
-                                for name, texts in ADMIN_COMMANDS.items()]
+            admin = commands + [BotCommand(name, say(f"telegram.command.{name}", lang))
+                                for name in ADMIN_COMMANDS]
             for admin_id in sorted(self.settings.admin_ids):
                 try:
                     await application.bot.set_my_commands(
@@ -728,7 +665,7 @@ class TelegramBot:
                 return
             await acknowledge(query)
             if verdict == "notice":
-                await self.send(update, context, plain(t("flood", self.lang_of(query.from_user))))
+                await self.send(update, context, plain(say("telegram.flood", self.lang_of(query.from_user))))
             raise ApplicationHandlerStop
         message = update.message
         if message is None or message.from_user is None or not self.addressed(message, context):
@@ -737,7 +674,7 @@ class TelegramBot:
         if verdict == "ok":
             return
         if verdict == "notice":
-            await self.send(update, context, plain(t("flood", self.lang_of(message.from_user))))
+            await self.send(update, context, plain(say("telegram.flood", self.lang_of(message.from_user))))
         raise ApplicationHandlerStop
 
     async def start(self, update: Update, context: Context) -> None:
@@ -745,26 +682,30 @@ class TelegramBot:
         names = [name for _, name in self.state.conversation.engine.topics(lang)]
         topics = (", " if lang == "en" else "、").join(names)
         markup = menu_keyboard(lang) if is_private(update.effective_chat) else None
-        await self.send(update, context, plain(t("welcome", lang).format(topics=topics), markup))
+        await self.send(update, context, plain(say("telegram.welcome", lang, topics=topics), markup))
         action = START_ACTIONS.get(context.args[0]) if context.args else None
         if action is not None:  # a deep link from a group: t.me/<bot>?start=signup
             await self.dialogue(update, context, action)
 
     async def help(self, update: Update, context: Context) -> None:
-        await self.send(update, context, plain(t("help", self.lang_of(update.effective_user))))
+        await self.send(update, context, plain(say("telegram.help", self.lang_of(update.effective_user))))
 
     async def events(self, update: Update, context: Context) -> None:
         lang = self.lang_of(update.effective_user)
         lines = [line for _, line in self.state.conversation.engine.events(lang)]
-        text = "\n".join([t("events", lang), *lines]) if lines else t("no_events", lang)
+        text = "\n".join([say("telegram.events", lang), *lines]) if lines else say("telegram.no_events", lang)
         await self.send(update, context, plain(text))
 
     async def services(self, update: Update, context: Context) -> None:
         asker = self.asker(update)
         engine = self.state.conversation.engine
-        reply = await self.state.conversation.press(asker, "entry:nqi-services")
-        others = tuple(engine.suggestion(e, reply.lang) for e in engine.entries_in("nqi")
-                       if e.id != "nqi-services")
+        chosen = engine.knowledge.by_id.get(engine.knowledge.smalltalk.menu.services or "")
+        if chosen is None:  # smalltalk.yaml names no services entry: the topics instead
+            await self.start(update, context)
+            return
+        reply = await self.state.conversation.press(asker, f"entry:{chosen.id}")
+        others = tuple(engine.suggestion(e, reply.lang) for e in engine.entries_in(chosen.category)
+                       if e.id != chosen.id)
         if reply.status is Status.ANSWER:
             reply = replace(reply, suggestions=others)
         await self.send_reply(update, context, reply)
@@ -801,13 +742,13 @@ class TelegramBot:
             "forget" if kind == "forget" else "signup"
         username = context.bot.username
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(
-            t("private_button", lang), url=f"https://t.me/{username}?start={start}")]])
-        return plain(t("private_only", lang), markup)
+            say("telegram.private_button", lang), url=f"https://t.me/{username}?start={start}")]])
+        return plain(say("telegram.private_only", lang), markup)
 
     async def lang(self, update: Update, context: Context) -> None:
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("中文", callback_data="lang:zh"),
                                         InlineKeyboardButton("English", callback_data="lang:en")]])
-        await self.send(update, context, plain(t("lang_prompt", "zh"), markup))
+        await self.send(update, context, plain(say("telegram.lang_prompt", "zh"), markup))
 
     async def menu(self, update: Update, context: Context) -> None:
         assert update.message and update.message.text
@@ -818,8 +759,12 @@ class TelegramBot:
             await self.events(update, context)
         elif item.does == "open-day":
             await self.signup(update, context)
-        else:
-            reply = await self.state.conversation.press(self.asker(update), item.does)
+        else:  # the topic button: the category smalltalk.yaml's menu names
+            topics = self.state.conversation.engine.knowledge.smalltalk.menu.topics
+            if topics is None:
+                await self.start(update, context)
+                return
+            reply = await self.state.conversation.press(self.asker(update), f"topic:{topics}")
             await self.send_reply(update, context, reply)
 
     async def text(self, update: Update, context: Context) -> None:
@@ -837,7 +782,7 @@ class TelegramBot:
         message = update.message
         assert message
         if self.addressed(message, context):
-            await self.send(update, context, plain(t("media", self.lang_of(message.from_user))))
+            await self.send(update, context, plain(say("telegram.media", self.lang_of(message.from_user))))
 
     async def choose_lang(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -846,7 +791,7 @@ class TelegramBot:
         lang = query.data.removeprefix("lang:")
         await self.prefs.set(query.from_user.id, lang, self.now())
         markup = menu_keyboard(lang) if is_private(update.effective_chat) else None
-        await self.send(update, context, plain(t("lang_set", lang), markup))
+        await self.send(update, context, plain(say("telegram.lang_set", lang), markup))
 
     async def press(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -880,7 +825,7 @@ class TelegramBot:
         lang = self.lang_of(user)
         dialogue = self.state.dialogue
         if dialogue is None:
-            await self.send(update, context, plain(t("unavailable", lang)))
+            await self.send(update, context, plain(say("telegram.unavailable", lang)))
             return
         summaries = await dialogue.session_summaries(actor=self.actor(user))  # logs the view
         await self.send(update, context, plain(format_summaries(summaries, lang)))
@@ -891,7 +836,7 @@ class TelegramBot:
         lang = self.lang_of(user)
         dialogue, store, chat = self.state.dialogue, self.state.store, update.effective_chat
         if dialogue is None or store is None or chat is None:
-            await self.send(update, context, plain(t("unavailable", lang)))
+            await self.send(update, context, plain(say("telegram.unavailable", lang)))
             return
         session_id = context.args[0] if context.args else None
         if session_id is not None:
@@ -900,13 +845,13 @@ class TelegramBot:
                 await store.log_admin(self.actor(user), "export",
                                       f"session={session_id[:64]} refused: no such session",
                                       self.now())
-                text = t("export_unknown", lang).format(session=session_id, ids="\n".join(known))
+                text = say("telegram.export_unknown", lang, session=session_id, ids="\n".join(known))
                 await self.send(update, context, plain(text))
                 return
         data = await dialogue.export_csv(session_id, actor=self.actor(user))  # logs the export
         rows = max(sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1, 0)
-        caption = t("export_caption", lang).format(scope=session_id or t("export_all", lang),
-                                                   rows=rows)
+        caption = say("telegram.export_caption", lang, rows=rows,
+                      scope=session_id or say("telegram.export_all", lang))
         await context.bot.send_document(chat.id, document=data,
                                         filename=f"bookings-{self.now():%Y%m%d}.csv",
                                         caption=caption)
@@ -915,14 +860,13 @@ class TelegramBot:
         """/reload: load the knowledge folder now; say what happened."""
         user = update.effective_user
         lang = self.lang_of(user)
-        watcher = getattr(self.state, "watcher", None)
+        watcher = self.state.watcher
         if watcher is None:
-            text, detail = t("reload_unavailable", lang), "unavailable"
+            text, detail = say("telegram.reload_unavailable", lang), "unavailable"
         else:
             result = await watcher.reload()
             text = result.describe(lang)
-            detail = (f"ok={getattr(result, 'ok', '?')} version={getattr(result, 'version', '?')}"
-                      f" changed={getattr(result, 'changed', '?')}")
+            detail = f"ok={result.ok} version={result.version} changed={result.changed}"
         await self.log_admin(user, "reload", detail)
         await self.send(update, context, plain(text))
 
@@ -934,13 +878,12 @@ class TelegramBot:
         if context.args:
             arg = context.args[0]
             if not arg.isdecimal() or not 1 <= int(arg) <= 365 or len(context.args) > 1:
-                await self.send(update, context, plain(t("stats_usage", lang)))
+                await self.send(update, context, plain(say("telegram.stats_usage", lang)))
                 return
             days = int(arg)
-        stats_text = insights_stats()
         store = self.state.store
-        if stats_text is None or store is None:
-            await self.send(update, context, plain(t("stats_unavailable", lang)))
+        if store is None:
+            await self.send(update, context, plain(say("telegram.stats_unavailable", lang)))
             return
         text = await stats_text(store, days, lang)
         await self.log_admin(user, "stats", f"days={days}")
@@ -975,7 +918,7 @@ class TelegramBot:
             return
         lang = self.lang_of(update.effective_user)
         try:
-            await self.send(update, context, plain(t("error", lang)))
+            await self.send(update, context, plain(say("telegram.error", lang)))
         except TelegramError as exc:
             log.warning("could not tell the user about the error: %s", exc)
 
@@ -987,17 +930,6 @@ class TelegramBot:
 MEDIA = (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO
          | filters.VIDEO_NOTE | filters.ANIMATION | filters.Document.ALL | filters.LOCATION
          | filters.VENUE | filters.CONTACT)
-
-
-def insights_stats() -> Callable[[Store, int, str], Awaitable[str]] | None:
-    """``bot.insights.stats_text`` when this version has it."""
-    try:
-        module = importlib.import_module("bot.insights")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.insights":
-            raise
-        return None
-    return getattr(module, "stats_text", None)
 
 
 async def acknowledge(query: CallbackQuery) -> None:
