@@ -28,11 +28,12 @@ from aiohttp import web
 from bot import metrics
 from bot.channels import telegram as telegram_channel
 from bot.channels import web as web_channel
-from bot.dialogue import Dialogue, Scheduler, open_day_of
+from bot.dialogue import Dialogue, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
 from bot.kb import KnowledgeError, load_knowledge
 from bot.limits import SignedSessions
+from bot.outbox import Scheduler
 from bot.reload import KnowledgeWatcher, ReloadResult
 from bot.settings import Settings
 from bot.state import QUESTIONS_AT_ONCE, STATE, AppState

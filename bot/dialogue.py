@@ -28,9 +28,9 @@ Action ids (each at most 64 bytes, so they fit Telegram's callback data):
 ================================  ===================================================
 
 Messages for someone other than the person answered (promotion from the waiting list,
-reminders, new sessions) go to the database's outbox; a channel delivers them with
-:func:`deliver_outbox` and a :class:`Notifier`, or pulls them with
-:meth:`Dialogue.take_messages`.
+reminders, new sessions) go to the database's outbox; :mod:`bot.outbox` delivers them and runs
+the scheduler (re-exported here). How a session reads is :mod:`bot.cards`; what staff see of
+the sign-up (summaries, the CSV's columns) is :mod:`bot.exports`.
 """
 
 from __future__ import annotations
@@ -42,20 +42,36 @@ import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.asker import Asker
+from bot.cards import (
+    format_phone,
+    institution_of,
+    pick,
+    session_card,
+    short_date,
+    when_text,
+)
 from bot.engine import Action, Engine, Reply, Status
-from bot.kb import TZ, Bilingual, Knowledge, OpenDay, Session
-from bot.messages import say, script
+from bot.exports import CSV_COLUMNS, SessionSummary, format_summaries, safe_cell
+from bot.kb import TZ, Knowledge, OpenDay, Session
+from bot.messages import say
+from bot.outbox import (
+    Notifier,
+    PermanentDeliveryError,
+    Scheduler,
+    deliver_outbox,
+    message_reply,
+    run_outbox,
+)
 from bot.store import (
     Booking,
     BookingRefused,
     Draft,
     Flow,
-    OutboxMessage,
     Store,
     StoreUnavailable,
     mask_phone,
@@ -79,66 +95,6 @@ def open_day_of(knowledge: Knowledge) -> OpenDay:
     return knowledge.open_day
 
 
-def pick(text: Bilingual | None, lang: str) -> str:
-    if text is None:
-        return ""
-    if lang == "en" and text.en:
-        return text.en
-    return script(text.zh, lang)
-
-
-_EN_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
-
-
-def when_text(start: datetime, end: datetime | None, lang: str) -> str:
-    start = start.astimezone(TZ)
-    if lang == "en":
-        text = f"{_EN_DAYS[start.weekday()]} {start.day} {_EN_MONTHS[start.month - 1]} {start.year}"
-        text += f", {start:%H:%M}"
-    else:
-        text = f"{start.year}年{start.month}月{start.day}日（星期{'一二三四五六日'[start.weekday()]}）"
-        text += f"{start:%H:%M}"
-    if end is not None:
-        end = end.astimezone(TZ)
-        if end.date() != start.date():
-            text += f" – {when_text(end, None, lang)}"
-        else:
-            text += f"–{end:%H:%M}"
-    if lang == "en":
-        text += " (Beijing time)"
-    return script(text, lang)
-
-
-def short_date(start: datetime, lang: str) -> str:
-    start = start.astimezone(TZ)
-    if lang == "en":
-        return f"{start.day} {_EN_MONTHS[start.month - 1][:3]} {start:%H:%M}"
-    return f"{start.month}月{start.day}日 {start:%H:%M}"
-
-
-def session_card(session: Session, lang: str) -> str:
-    lines = [pick(session.institution, lang),
-             say("signup.label_when", lang) + when_text(session.start, session.end, lang),
-             say("signup.label_where", lang) + pick(session.address, lang),
-             say("signup.label_see", lang) + pick(session.see, lang)]
-    a, b = session.min_age, session.max_age
-    if a is not None or b is not None:
-        key = "age_range" if a is not None and b is not None else "age_min" if a is not None \
-            else "age_max"
-        lines.append(say("signup.label_age", lang) + say("signup." + key, lang, a=a, b=b))
-    if session.notes is not None:
-        lines.append(say("signup.label_notes", lang) + pick(session.notes, lang))
-    return "\n".join(lines)
-
-
-def _institution_of(booking: Booking, session: Session | None, lang: str) -> str:
-    if session is not None:
-        return pick(session.institution, lang)
-    return script(booking.institution, lang)
-
-
 # --------------------------------------------------------------------------- input parsing
 
 _PHONE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
@@ -153,10 +109,6 @@ def normalize_phone(text: str) -> str | None:
     compact = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
     match = _PHONE.fullmatch(compact)
     return match.group(1) if match else None
-
-
-def format_phone(phone: str) -> str:
-    return f"{phone[:3]} {phone[3:7]} {phone[7:]}" if len(phone) == 11 else phone
 
 
 def clean_name(text: str) -> str | None:
@@ -197,49 +149,6 @@ _FORGET = {"删除我的信息", "删除我的数据", "删除个人信息", "�
 _YES = {"是", "是的", "好", "好的", "同意", "我同意", "可以", "行", "确认", "确定", "对", "嗯",
         "没问题", "确认报名", "yes", "y", "ok", "okay", "sure", "agree", "i agree", "confirm"}
 _NO = {"不", "不同意", "否", "不要", "不用", "不用了", "no", "n", "nope", "disagree"}
-
-
-# --------------------------------------------------------------------------- admin views
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    session_id: str
-    institution: str
-    start: datetime | None
-    capacity: int | None  # None: the session is no longer in open_day.yaml
-    booked: int
-    waiting: int
-
-    @property
-    def listed(self) -> bool:
-        return self.capacity is not None
-
-    @property
-    def left(self) -> int | None:
-        return None if self.capacity is None else max(self.capacity - self.booked, 0)
-
-
-def format_summaries(summaries: list[SessionSummary], lang: str = "zh") -> str:
-    """One line per session, for the command line and the admin's /sessions."""
-    if not summaries:
-        return say("signup.no_summaries", lang)
-    lines = []
-    for s in summaries:
-        start = s.start.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if s.start else "?"
-        seats = say("signup.summary_seats" if s.listed else "signup.summary_unlisted", lang,
-                    booked=s.booked, capacity=s.capacity, left=s.left)
-        lines.append(say("signup.summary_row", lang, session=s.session_id, start=start,
-                         institution=s.institution, seats=seats, waiting=s.waiting))
-    return "\n".join(lines)
-
-
-CSV_COLUMNS = ("code", "session", "institution", "start", "name", "phone", "status", "created")
-
-
-def _cell(value: str) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 # --------------------------------------------------------------------------- the dialogue
@@ -602,7 +511,7 @@ class Dialogue:
             end = session.end if session else None
             state = await self._state(booking, session, lang)
             when = when_text(start, end, lang) if start else "?"
-            lines.append(f"{n}. [{state}] {booking.code} · {_institution_of(booking, session, lang)}"
+            lines.append(f"{n}. [{state}] {booking.code} · {institution_of(booking, session, lang)}"
                          f" · {when}")
             actions.append(Action(f"booking:cancel:{booking.code}",
                                   say("signup.cancel_booking", lang, code=booking.code)))
@@ -623,7 +532,7 @@ class Dialogue:
             card = session_card(session, lang)
         else:
             start = when_text(booking.session_start, None, lang) if booking.session_start else ""
-            card = (f"{_institution_of(booking, None, lang)} {start}\n"
+            card = (f"{institution_of(booking, None, lang)} {start}\n"
                     f"({say('signup.state_gone', lang)})")
         return self._reply(say("signup.cancel_ask", lang, code=booking.code, card=card), lang, (
             Action(f"booking:cancel-yes:{booking.code}", say("signup.cancel_yes", lang)),
@@ -645,7 +554,7 @@ class Dialogue:
     def _promoted_draft(self, booking: Booking) -> Draft:
         lang = booking.lang
         session = self.open_day.by_id.get(booking.session_id)
-        card = session_card(session, lang) if session else _institution_of(booking, None, lang)
+        card = session_card(session, lang) if session else institution_of(booking, None, lang)
         return Draft("promoted", f"{say('signup.promoted', lang, code=booking.code)}\n{card}", lang, (
             ("bookings", say("signup.my_bookings", lang)),
             (f"booking:cancel:{booking.code}", say("signup.cancel_booking", lang, code=booking.code))))
@@ -718,9 +627,9 @@ class Dialogue:
             session = sessions.get(b.session_id)
             start = session.start if session else b.session_start
             writer.writerow([
-                b.code, b.session_id, _cell(session.institution.zh if session else b.institution),
+                b.code, b.session_id, safe_cell(session.institution.zh if session else b.institution),
                 start.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if start else "",
-                _cell(b.name), b.phone, b.status,
+                safe_cell(b.name), b.phone, b.status,
                 b.created_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")])
         if actor is not None:
             await self.store.log_admin(actor, "export", f"session={session_id or 'all'} "
@@ -874,106 +783,6 @@ def _looks_like_number(text: str) -> bool:
     compact = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).lstrip("+")
     digits = sum(ch.isdigit() for ch in compact)
     return digits >= 5 and digits >= 0.8 * len(compact)
-
-
-# --------------------------------------------------------------------------- scheduler
-
-
-class Scheduler:
-    """The app's background task: reminders, waiting-list promotion, notifications, retention.
-
-    Everything is planned from the database on every wake-up, so a restart neither loses nor
-    repeats a reminder. It wakes when the next reminder is due, and at least every
-    ``interval`` seconds to pick up new bookings and edits of open_day.yaml.
-    """
-
-    def __init__(self, dialogue: Dialogue, interval: float = 60.0,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        self.dialogue = dialogue
-        self.interval = interval
-        self._sleep = sleep
-
-    async def wait_seconds(self) -> float:
-        due = await self.dialogue.next_reminder_due()
-        if due is None:
-            return self.interval
-        return min(self.interval, max((due - self.dialogue.now()).total_seconds(), 0.0))
-
-    async def run(self) -> None:
-        """Until cancelled."""
-        while True:
-            await self.dialogue.maintain()
-            try:
-                wait = await self.wait_seconds()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("could not plan the next reminder")
-                wait = self.interval
-            await self._sleep(wait)
-
-
-# --------------------------------------------------------------------------- delivery
-
-
-class Notifier(Protocol):
-    """What a channel implements to deliver outbox messages to its users."""
-
-    async def send(self, user_id: str, reply: Reply) -> None:
-        """Deliver or raise; raise :class:`PermanentDeliveryError` when retrying is pointless
-        (the user blocked the bot, say)."""
-        ...
-
-
-class PermanentDeliveryError(Exception):
-    """The message can never be delivered; the outbox gives up on it."""
-
-
-def message_reply(message: OutboxMessage) -> Reply:
-    return Reply(Status.ANSWER, message.text, message.lang, kind=message.kind,
-                 actions=tuple(Action(a, label) for a, label in message.actions))
-
-
-async def deliver_outbox(store: Store, channel: str, notifier: Notifier, now: datetime,
-                         limit: int = 50, max_attempts: int = 5) -> int:
-    """Deliver the channel's due outbox messages; returns how many were delivered.
-
-    A message is marked sent right after ``notifier.send`` returns; failures are retried with
-    a growing delay, and abandoned after ``max_attempts``."""
-    delivered = 0
-    for message in await store.pending_messages(now, channel=channel, limit=limit):
-        try:
-            await notifier.send(message.user_id, message_reply(message))
-        except asyncio.CancelledError:
-            raise
-        except PermanentDeliveryError as exc:
-            log.warning("outbox message %d (%s) undeliverable: %s", message.id, message.kind, exc)
-            await store.mark_failed(message.id, str(exc), now, None)
-            continue
-        except Exception as exc:
-            attempts = message.attempts + 1
-            retry = None if attempts >= max_attempts else now + timedelta(seconds=30 * 2 ** attempts)
-            log.warning("outbox message %d (%s) not delivered (attempt %d): %s", message.id,
-                        message.kind, attempts, exc)
-            await store.mark_failed(message.id, str(exc), now, retry)
-            continue
-        await store.mark_sent(message.id, now)
-        delivered += 1
-    return delivered
-
-
-async def run_outbox(store: Store, channel: str, notifier: Notifier,
-                     clock: Callable[[], datetime] | None = None, interval: float = 2.0) -> None:
-    """Deliver the channel's outbox every ``interval`` seconds, until cancelled."""
-    clock = clock or (lambda: datetime.now(TZ))
-    while True:
-        try:
-            await deliver_outbox(store, channel, notifier, clock())
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("outbox delivery for %s failed; retrying", channel)
-        await asyncio.sleep(interval)
 
 
 __all__ = ["ACTION_KINDS", "CSV_COLUMNS", "FLOW_TTL", "KIND", "RETENTION", "Dialogue", "Notifier",

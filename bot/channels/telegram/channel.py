@@ -26,10 +26,10 @@ from bot.channels.telegram.gate import FloodGate, LangPrefs, PerChatOrder
 from bot.channels.telegram.logs import MaskPhones, RedactToken
 from bot.channels.telegram.render import NO_PREVIEW, Outgoing, plain, render
 from bot.channels.telegram.updates import Context, is_private, mention_pattern
-from bot.dialogue import PermanentDeliveryError, run_outbox
 from bot.engine import Reply
 from bot.kb import TZ
 from bot.messages import say
+from bot.outbox import PermanentDeliveryError, run_outbox
 from bot.state import STATE, AppState
 
 log = logging.getLogger("bot.telegram")
