@@ -18,7 +18,7 @@ import numpy as np
 
 from bot import aspects
 from bot.decision import Decision, Signals, load
-from bot.judge import DEPTH, Candidate, Example, Judge, Labelled
+from bot.judge import DEPTH, Candidate, Judge
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.messages import say
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
@@ -134,7 +134,9 @@ class Engine:
                  thresholds: Thresholds | None = None, weights: Weights | None = None,
                  judge: Judge | None = None, decision: Decision | None = None) -> None:
         self.knowledge = knowledge
-        self.judge = judge  # a learned second opinion (bot/judge.py); None: thresholds alone
+        # A learned second opinion (bot/judge.py), for the benchmarks only: the shipped bot
+        # runs without one. Fitting one is bot.judge.example_of + fit_judge.
+        self.judge = judge
         # The fitted decision (bot/decision.py) unless thresholds or a judge are given.
         self.decision = decision if decision is not None else (
             load() if thresholds is None and judge is None else None)
@@ -351,15 +353,6 @@ class Engine:
         return [Candidate(r.hit.key, r.score, r.explained, r.foreign, r.hit.question_cover,
                           r.hit.phrasing_cover, r.hit.fuzzy, text.split())
                 for r, text in zip(ranked, texts, strict=True)]
-
-    def example(self, labelled: Labelled, depth: int = DEPTH) -> Example:
-        """A labelled question as this engine sees it (judge aside), to fit a judge on."""
-        tokens, _ = self.understand(labelled.text)
-        cands = self.candidates(self.scored(tokens)[:depth])
-        entry = self.knowledge.entries[labelled.entry]
-        gold = [c.tokens for c in cands if c.key == labelled.entry]
-        gold_tokens = gold[0] if gold else self.normalizer.tokens(entry.questions.zh[0])
-        return Example(list(tokens), cands, labelled.entry, labelled.same, gold_tokens)
 
     def _coverage(self, keys: list[int], query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each entry: the share of the question's information its answer covers; the
