@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -14,7 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.channels import cli
 from bot.kb import TZ, load_knowledge
+from bot.settings import Settings
 from tests.paths import ROOT, SHARED
 from tests.web_helpers import serve
 
@@ -206,3 +209,21 @@ async def test_ask_json_shows_the_same_buttons_as_the_web_api() -> None:
     assert ids[0] == ["signup", "fb:up:open-day", "fb:down:open-day"]
     assert ids[1][-2:] == ["fb:up:expo-china-brand-day", "fb:down:expo-china-brand-day"]
     assert "signup" in ids[4]
+
+
+def test_a_channel_adds_its_own_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """A channel module (WeChat's menu, next) registers a command with its options in one
+    call; it is listed in the help and runs like the built-in ones."""
+    @cli.command("demo-menu", help="print the demo menu", arguments=lambda p: p.add_argument(
+        "--dry-run", action="store_true"))
+    def _demo(args: argparse.Namespace, settings: Settings) -> int:
+        print(f"dry run: {args.dry_run}")
+        return 0
+
+    try:
+        assert cli.main(["demo-menu", "--dry-run"]) == 0
+        assert "dry run: True" in capsys.readouterr().out
+        assert "demo-menu" in cli.build_parser().format_help()
+    finally:
+        cli._COMMANDS.pop("demo-menu")
+        cli._ADDED.pop("demo-menu")
