@@ -58,7 +58,8 @@ def plain(reply: Reply) -> str:
         if reply.status is Status.ANSWER:
             lines.append(say("console.also_ask", reply.lang))
         lines.extend(f"  {i}. {s.text}" for i, s in enumerate(reply.suggestions, 1))
-    lines.extend(f"  [{action.label}]" for action in reply.actions)
+    lines.extend(f"  [{action.label}]" for action in reply.actions
+                 if not action.id.startswith(f"{FEEDBACK}:"))  # a vote nobody can press here
     return "\n".join(lines)
 
 
