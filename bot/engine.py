@@ -19,21 +19,12 @@ import numpy as np
 from bot import aspects
 from bot.decision import Decision, Signals, load
 from bot.judge import DEPTH, Candidate, Judge
-from bot.kb import TZ, Entry, Knowledge, When
+from bot.kb import CATEGORIES, TZ, Entry, Knowledge, When
 from bot.messages import say
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, group_token, to_traditional
 
 MAX_QUESTION_CHARS = 1000
-CATEGORY_NAMES: dict[str, tuple[str, str]] = {
-    "campaign": ("质量月主题活动", "Quality Month ceremony"),
-    "tasks": ("十项重点工作", "The ten key tasks"),
-    "nqi": ("NQI一站式服务", "NQI one-stop services"),
-    "expo": ("品博会与品牌日", "Quality Life Expo & Brand Day"),
-    "awards": ("质量奖", "Quality awards"),
-    "brands": ("品牌成绩", "Brand figures"),
-    "contest": ("品质青岛故事大赛", "Story contest"),
-}
 
 
 class Status(StrEnum):
@@ -267,9 +258,7 @@ class Engine:
     def topics(self, lang: str) -> list[tuple[str, str]]:
         """(category, display name) of every category that has entries."""
         used = {e.category for e in self.knowledge.entries}
-        en = lang == "en"
-        return [(c, names[1] if en else self._script(names[0], lang))
-                for c, names in CATEGORY_NAMES.items() if c in used]
+        return [(c, say(f"category.{c}", lang)) for c in CATEGORIES if c in used]
 
     def events(self, lang: str) -> list[tuple[str, str]]:
         """Every dated event of the knowledge, in date order: (entry id, dated line).

@@ -147,8 +147,8 @@ def test_application_state_does_not_import_its_users() -> None:
 
 
 # Bilingual tables still outside bot/messages.py, and why: the names of what a question asks
-# (bot/aspects.py, read by the decision code) and the categories' display names (bot/engine.py,
-# to come from the knowledge's own YAML).
+# (bot/aspects.py) and the words of the date notes ("already past", bot/engine.py's
+# date_note), both inside the decision code, which is being changed by other work.
 TABLES_LEFT = {"bot.aspects", "bot.engine"}
 
 
