@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.decision import FEATURES, fit_rule  # noqa: E402
 from bot.engine import Engine, Status, Thresholds  # noqa: E402
-from bot.judge import Labelled, fit_judge  # noqa: E402
+from bot.judge import Labelled, example_of, fit_judge  # noqa: E402
 from bot.kb import Bilingual, Entry, Knowledge, Questions, SmallTalk  # noqa: E402
 from bot.search import Weights  # noqa: E402
 
@@ -685,7 +685,7 @@ def main() -> None:
           f"{ft.clarify:.0f}, {shipped_j} at the shipped {st.clarify:.0f}, {j[0]:+.3f} at 0")
     fitted_engine = Engine(knowledge, thresholds=ft, weights=fw)
     t0 = time.perf_counter()
-    examples = [shipped_engine.example(Labelled(q.text, q.entry, q.label == 1)) for q in train]
+    examples = [example_of(shipped_engine, Labelled(q.text, q.entry, q.label == 1)) for q in train]
     judge = fit_judge(examples, shipped_engine.index.information)
     judged_engine = Engine(knowledge, judge=judge)
     print(f"  FITTED judge (bot/judge.py) in {time.perf_counter() - t0:.1f} s: pair model of "

@@ -21,28 +21,26 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.conversation import Conversation
-from bot.dialogue import Dialogue, Scheduler, open_day_of
+from bot import metrics
+from bot.channels import telegram as telegram_channel
+from bot.channels import web as web_channel
+from bot.dialogue import Dialogue, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
-from bot.kb import Knowledge, KnowledgeError, load_knowledge
-from bot.limits import Network, RateLimit, SignedSessions, TokenBucket, parse_networks
+from bot.kb import KnowledgeError, load_knowledge
+from bot.limits import SignedSessions
+from bot.outbox import Scheduler
 from bot.reload import KnowledgeWatcher, ReloadResult
 from bot.settings import Settings
+from bot.state import QUESTIONS_AT_ONCE, STATE, AppState
 from bot.store import Store, StoreError
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
 
 RELOAD_INTERVAL = 1.0  # seconds between two looks at the knowledge folder
 SESSION_KEY_FILE = "web.secret"
-QUESTIONS_AT_ONCE = 8  # web questions handled at once (a flood waits its turn in front)
 # What one connection may cost the server (aiohttp's own settings; see the README's
 # deployment notes): the request line and each header at most 8 KB, at most 100 headers, an
 # idle keep-alive connection closed after 15 s. Bodies must arrive within
@@ -52,49 +50,11 @@ HTTP_LIMITS = {"max_line_size": 8190, "max_field_size": 8190, "max_headers": 100
 
 log = logging.getLogger("bot")
 
-
-@dataclass
-class AppState:
-    """Everything a request handler may need, stored once on the aiohttp application."""
-
-    settings: Settings
-    engine: Engine
-    started: float = field(default_factory=time.time)
-    loaded_at: float = field(default_factory=time.time)
-    conversation: Conversation = field(init=False)
-    store: Store | None = None  # opened by the storage cleanup context at start-up
-    dialogue: Dialogue | None = None  # the open-day sign-up, once the store is open
-    recorder: Recorder | None = None  # statistics and misses for review, once the store is open
-    # Told (once per broken version) when edited knowledge cannot be loaded: the Telegram
-    # channel appends a callback that messages the admins.
-    notify_admins: list[Callable[[str], Awaitable[None]]] = field(default_factory=list)
-    watcher: KnowledgeWatcher | None = None  # live reload; ``await watcher.reload()`` = /reload
-    metrics: Metrics | None = None  # set by bot.metrics.setup
-    sessions: SignedSessions | None = None  # issues the web sessions, once the data folder is open
-    rate_limit: RateLimit = field(init=False)  # /api/* requests per client address
-    trusted_proxies: tuple[Network, ...] = field(init=False)
-    health_checked: float = float("-inf")  # when /healthz last wrote to the database
-    # Web questions answered at once; sign-up steps pass by (bot.channels.web._turn).
-    questions_gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(
-        QUESTIONS_AT_ONCE))
-
-    def __post_init__(self) -> None:
-        self.conversation = Conversation(lambda: self.engine)
-        self.rate_limit = TokenBucket(self.settings.rate_limit_per_minute)
-        self.trusted_proxies = parse_networks(self.settings.trusted_proxies)
-
-    @property
-    def knowledge(self) -> Knowledge:
-        return self.engine.knowledge
-
-
-STATE = web.AppKey("state", AppState)
+__all__ = ["HTTP_LIMITS", "QUESTIONS_AT_ONCE", "RELOAD_INTERVAL", "STATE", "AppState",
+           "configure_logging", "create_app", "limit_connections", "serve"]
 
 
 def create_app(settings: Settings, engine: Engine) -> web.Application:
-    from bot import metrics
-    from bot.channels import web as web_channel
-
     # The API handlers cap their own bodies at 16 KB; Telegram updates may be larger.
     app = web.Application(client_max_size=1024 * 1024)
     app[STATE] = AppState(settings, engine)
@@ -103,8 +63,6 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     metrics.setup(app)
     web_channel.setup(app)
     if settings.telegram_token:
-        from bot.channels import telegram as telegram_channel
-
         telegram_channel.setup(app)
     return app
 

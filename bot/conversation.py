@@ -31,13 +31,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from bot.asker import Asker
 from bot.dialogue import ACTION_KINDS as DIALOGUE_ACTIONS
-from bot.dialogue import Dialogue, say
+from bot.dialogue import Dialogue, invitation
 from bot.engine import Action, Engine, Reply, Status, Suggestion
 from bot.insights import ANONYMOUS, FeedbackEvent, QuestionEvent, Recorder
+from bot.kb import OpenDay
 from bot.limits import PersonLocks
+from bot.messages import say
 from bot.store import StoreUnavailable
-from bot.text import to_traditional
 
 log = logging.getLogger("bot.conversation")
 
@@ -50,24 +52,6 @@ ASKED_WINDOW = 3600.0  # seconds: a 👎 this soon after an answer is about that
 VOTE_WINDOW = 600.0  # seconds: the same vote again by the same person is not counted twice
 MAX_TRACKED = 10_000  # askers remembered at once (oldest forgotten first)
 STORAGE_DOWN = "storage_unavailable"  # Reply.kind when the database cannot be written
-
-_THANKS = {
-    "up": ("谢谢您的反馈！", "Thank you for your feedback!"),
-    "down": ("谢谢您的反馈，我们会据此改进回答。您也可以换个说法再问一次。",
-             "Thank you for telling us; we will use it to improve this answer. You can also "
-             "ask in other words."),
-}
-
-
-@dataclass(frozen=True)
-class Asker:
-    """Who asks: the channel, an id unique within it, and their language preference."""
-
-    channel: str
-    user_id: str
-    lang: str | None = None
-    client: str | None = None  # keyed hash of the web client address (sign-up limits)
-
 
 @dataclass(frozen=True)
 class _Pending:
@@ -123,16 +107,20 @@ def feedback_actions(entry_id: str) -> tuple[Action, ...]:
 
 
 class Conversation:
-    """``dialogue`` (optional) adds the open-day sign-up: without it, as in the command line's
-    ``ask``, the bot only answers questions and sign-up buttons say it is not available.
-    ``recorder`` (optional) keeps statistics and the questions for review."""
+    """``dialogue`` (optional) adds the open-day sign-up: without it the bot only answers
+    questions and sign-up buttons say it is not available. ``invites`` (without a dialogue)
+    still shows the sign-up button where open_day.yaml says so: the command line's ``ask``
+    prints what the web chat shows. ``recorder`` (optional) keeps statistics and the
+    questions for review."""
 
     def __init__(self, engine: Callable[[], Engine], dialogue: Dialogue | None = None,
                  recorder: Recorder | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 invites: Callable[[], OpenDay] | None = None) -> None:
         self._engine = engine  # a getter: the knowledge may be reloaded between two calls
         self.dialogue = dialogue
         self.recorder = recorder
+        self.invites = invites  # without a dialogue: which replies still show the sign-up button
         self.observers: list[Callable[[object], None]] = []
         self._clock = clock
         self._pending: _Recent[_Pending] = _Recent()  # by asker
@@ -143,6 +131,15 @@ class Conversation:
     @property
     def engine(self) -> Engine:
         return self._engine()
+
+    def _invite(self, reply: Reply, question: str | None = None) -> Reply:
+        """``reply`` with the sign-up button where open_day.yaml says so: with a dialogue, or
+        when told to show it anyway (``ask --json`` prints what the web chat would show)."""
+        if self.dialogue is not None:
+            return invitation(reply, self.dialogue.open_day, question)
+        if self.invites is not None:
+            return invitation(reply, self.invites(), question)
+        return reply
 
     # ------------------------------------------------------------------ the two calls
 
@@ -167,7 +164,7 @@ class Conversation:
     @staticmethod
     def _storage_down(asker: Asker) -> Reply:
         lang = asker.lang or "zh"
-        return Reply(Status.FALLBACK, say("storage_down", lang), lang, kind=STORAGE_DOWN)
+        return Reply(Status.FALLBACK, say("signup.storage_down", lang), lang, kind=STORAGE_DOWN)
 
     async def _text(self, asker: Asker, text: str, started: float) -> Reply:
         engine = self.engine
@@ -178,10 +175,8 @@ class Conversation:
             reply = await self.dialogue.text(asker, text, engine)
             if reply is not None:
                 return reply  # a sign-up step or command: never recorded
-        reply = engine.ask(text, asker.lang, asker.user_id)
-        if self.dialogue is not None:
-            reply = self.dialogue.invitation(reply, text)
-        reply = self._with_feedback(reply)
+        reply = engine.ask(text, asker.lang)
+        reply = self._with_feedback(self._invite(reply, text))
         latency = time.perf_counter() - started
         if reply.kind != "empty":
             await self._question(asker, key, text, reply, latency, engine)
@@ -198,7 +193,7 @@ class Conversation:
         if kind in DIALOGUE_ACTIONS:
             if self.dialogue is not None:
                 return await self.dialogue.press(asker, action, engine)
-            return Reply(Status.FALLBACK, say("unavailable", lang), lang, kind="signup")
+            return Reply(Status.FALLBACK, say("signup.unavailable", lang), lang, kind="signup")
         if kind == FEEDBACK:
             return await self._feedback(asker, key, value, engine)
         if kind == "entry":
@@ -209,9 +204,7 @@ class Conversation:
                     if key is not None:
                         self._asked.put((key, value), _Asked(pending.question, pending.lang,
                                                              self._clock()))
-                if self.dialogue is not None:
-                    reply = self.dialogue.invitation(reply)
-                reply = self._with_feedback(reply)
+                reply = self._with_feedback(self._invite(reply))
                 if self.dialogue is not None:  # in the middle of a sign-up: its buttons instead
                     reply = await self.dialogue.with_flow_reminder(asker, reply)
                 return reply
@@ -219,8 +212,7 @@ class Conversation:
             entries = engine.entries_in(value)
             if entries:
                 names = dict(engine.topics(lang))
-                intro = ("Questions about " if lang == "en" else "关于“") + names.get(value, value)
-                intro += ":" if lang == "en" else "”，您可以问："
+                intro = say("conversation.topic_intro", lang, topic=names.get(value, value))
                 return Reply(Status.CLARIFY, intro, lang, kind="topic",
                              suggestions=tuple(engine.suggestion(e, lang) for e in entries[:8]))
         elif kind == "none":
@@ -246,10 +238,8 @@ class Conversation:
         lang = asker.lang or (asked.lang if asked else "zh")
         if vote not in VOTES or entry_id not in engine.knowledge.by_id:
             return Reply(Status.FALLBACK, engine.message("expired", lang), lang, kind="expired")
-        zh, en = _THANKS[vote]
-        reply = Reply(Status.ANSWER, en if lang == "en" else
-                      to_traditional(zh) if lang == "zh-hant" else zh, lang, kind="feedback",
-                      entry_id=entry_id)
+        reply = Reply(Status.ANSWER, say(f"conversation.thanks_{vote}", lang), lang,
+                      kind="feedback", entry_id=entry_id)
         previous = self._votes.fresh((key, entry_id), VOTE_WINDOW, now) if key else None
         if previous is not None and previous.vote == vote:
             return reply  # pressed again: counted once

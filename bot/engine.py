@@ -18,21 +18,13 @@ import numpy as np
 
 from bot import aspects
 from bot.decision import Decision, Signals, load
-from bot.judge import DEPTH, Candidate, Example, Judge, Labelled
-from bot.kb import TZ, Entry, Knowledge, When
+from bot.judge import DEPTH, Candidate, Judge
+from bot.kb import CATEGORIES, TZ, Entry, Knowledge, When
+from bot.messages import say
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, group_token, to_traditional
 
 MAX_QUESTION_CHARS = 1000
-CATEGORY_NAMES: dict[str, tuple[str, str]] = {
-    "campaign": ("质量月主题活动", "Quality Month ceremony"),
-    "tasks": ("十项重点工作", "The ten key tasks"),
-    "nqi": ("NQI一站式服务", "NQI one-stop services"),
-    "expo": ("品博会与品牌日", "Quality Life Expo & Brand Day"),
-    "awards": ("质量奖", "Quality awards"),
-    "brands": ("品牌成绩", "Brand figures"),
-    "contest": ("品质青岛故事大赛", "Story contest"),
-}
 
 
 class Status(StrEnum):
@@ -122,26 +114,6 @@ _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in i
 _CHUNK = 2048  # answers normalised at a time while building (bounds the memory of their tokens)
 _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
-DEFAULT_MESSAGES = {
-    "fallback": ("抱歉，这个问题我还答不上来。我能回答青岛2022年“质量月”的相关问题：主题活动、十项重点工作、"
-                 "NQI一站式服务、品博会、质量奖和品牌成绩等。",
-                 "Sorry, I can't answer that yet. I can answer questions about Qingdao's 2022 "
-                 "Quality Month: the ceremony, the ten key tasks, NQI one-stop services, the "
-                 "Quality Life Expo, quality awards and brand figures."),
-    "clarify": ("您想问的是下面哪一个？", "Did you mean one of these?"),
-    "empty": ("请输入您的问题，例如：品博会什么时候举办？",
-              "Please type a question, for example: When is the Quality Life Expo?"),
-    "too_long": (f"问题太长了，请用一两句话提问（不超过{MAX_QUESTION_CHARS}字）。",
-                 f"That message is too long; please ask in a sentence or two "
-                 f"(at most {MAX_QUESTION_CHARS} characters)."),
-    "related": ("相关问题", "Related questions"),
-    "rephrase": ("好的。请换个说法再问一次，或者从下面的话题里选择。",
-                 "All right. Please ask in other words, or pick a topic below."),
-    "expired": ("这个按钮已经失效了，请重新提问。", "That button no longer works; please ask again."),
-    "detail_not_in_source": ("报道没有提到{subject}的{detail}。关于{subject}，报道提到：{said}",
-                             "The report does not give the {detail} of {subject}. "
-                             "What it says about {subject}: {said}"),
-}
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
@@ -153,7 +125,9 @@ class Engine:
                  thresholds: Thresholds | None = None, weights: Weights | None = None,
                  judge: Judge | None = None, decision: Decision | None = None) -> None:
         self.knowledge = knowledge
-        self.judge = judge  # a learned second opinion (bot/judge.py); None: thresholds alone
+        # A learned second opinion (bot/judge.py), for the benchmarks only: the shipped bot
+        # runs without one. Fitting one is bot.judge.example_of + fit_judge.
+        self.judge = judge
         # The fitted decision (bot/decision.py) unless thresholds or a judge are given.
         self.decision = decision if decision is not None else (
             load() if thresholds is None and judge is None else None)
@@ -180,8 +154,6 @@ class Engine:
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._overviews: dict[str, Entry | None] = {}
         self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
-        self._greetings = sorted(
-            (k for k, i in self._smalltalk.items() if i.id == "greeting"), key=len, reverse=True)
 
     def _phrasings(self, knowledge: Knowledge) -> tuple[list[list[str]], list[int], list[list[str]]]:
         """Every phrasing's tokens, its entry and its base tokens (what spelling repair learns
@@ -250,7 +222,7 @@ class Engine:
 
     # ------------------------------------------------------------------ public API
 
-    def ask(self, question: str, lang: str | None = None, user: str | None = None) -> Reply:
+    def ask(self, question: str, lang: str | None = None) -> Reply:
         """Answer one question. ``lang`` is the asker's preference for script-less input."""
         text = clean(question or "")
         if not text:
@@ -286,9 +258,7 @@ class Engine:
     def topics(self, lang: str) -> list[tuple[str, str]]:
         """(category, display name) of every category that has entries."""
         used = {e.category for e in self.knowledge.entries}
-        en = lang == "en"
-        return [(c, names[1] if en else self._script(names[0], lang))
-                for c, names in CATEGORY_NAMES.items() if c in used]
+        return [(c, say(f"category.{c}", lang)) for c in CATEGORIES if c in used]
 
     def events(self, lang: str) -> list[tuple[str, str]]:
         """Every dated event of the knowledge, in date order: (entry id, dated line).
@@ -311,11 +281,9 @@ class Engine:
         return [e for e in self.knowledge.entries if e.category == category]
 
     def message(self, name: str, lang: str) -> str:
-        custom = self.knowledge.smalltalk.messages.get(name)
-        zh, en = (custom.zh, custom.en) if custom else DEFAULT_MESSAGES[name]
-        if lang == "en":
-            return en or zh
-        return self._script(zh, lang)
+        """A fixed reply from the catalogue (bot/messages.py), as staff may have reworded it
+        in smalltalk.yaml."""
+        return say(name, lang, self.knowledge.smalltalk.messages, max_chars=MAX_QUESTION_CHARS)
 
     # ------------------------------------------------------------------ steps
 
@@ -374,15 +342,6 @@ class Engine:
         return [Candidate(r.hit.key, r.score, r.explained, r.foreign, r.hit.question_cover,
                           r.hit.phrasing_cover, r.hit.fuzzy, text.split())
                 for r, text in zip(ranked, texts, strict=True)]
-
-    def example(self, labelled: Labelled, depth: int = DEPTH) -> Example:
-        """A labelled question as this engine sees it (judge aside), to fit a judge on."""
-        tokens, _ = self.understand(labelled.text)
-        cands = self.candidates(self.scored(tokens)[:depth])
-        entry = self.knowledge.entries[labelled.entry]
-        gold = [c.tokens for c in cands if c.key == labelled.entry]
-        gold_tokens = gold[0] if gold else self.normalizer.tokens(entry.questions.zh[0])
-        return Example(list(tokens), cands, labelled.entry, labelled.same, gold_tokens)
 
     def _coverage(self, keys: list[int], query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each entry: the share of the question's information its answer covers; the

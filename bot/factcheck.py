@@ -28,9 +28,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.kb import Entry, Problem
+from bot.problems import Problem
+
+if TYPE_CHECKING:  # the type only: bot.kb runs these checks while it loads
+    from bot.kb import Entry
 
 Line = Callable[..., int]  # (entry id, *path inside the entry) -> line
 

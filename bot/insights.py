@@ -34,18 +34,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.asker import Asker
 from bot.engine import Engine, Reply, Status
 from bot.kb import TZ
+from bot.messages import say
 from bot.phrasings import AddResult, add_phrasing
 from bot.store import Miss, MissDraft, OutcomeCount, Store, StoreUnavailable, local_day
-from bot.text import Normalizer, char_pinyin, detokenize, has_cjk, to_traditional
-
-if TYPE_CHECKING:
-    from bot.conversation import Asker
+from bot.text import Normalizer, char_pinyin, detokenize, has_cjk
 
 log = logging.getLogger("bot.insights")
 
@@ -608,67 +607,51 @@ def format_stats(stats: Stats, lang: str = "zh", questions: Mapping[str, str] | 
 
     ``questions`` (entry id → a question of it) shows what each entry answers next to its
     id; ``review`` is the review command as the reader starts it."""
-    en = lang == "en"
     asked = questions or {}
 
     def entry(e: str) -> str:
         q = asked.get(e)
-        return e if not q else f"{e} ({q})" if en else f"{e}（{q}）"
+        return say("stats.entry", lang, entry=e, question=q) if q else e
 
     n = stats.questions
-    lines: list[str] = []
-    if en:
-        lines.append(f"Usage, last {stats.days} day(s) ({stats.since} – {stats.until}):")
-        lines.append(f"Questions: {n} — answered {stats.answered} ({_pct(stats.answered, n)}), "
-                     f"did-you-mean {stats.clarified} ({_pct(stats.clarified, n)}), "
-                     f"not answered {stats.fallback} ({_pct(stats.fallback, n)})")
-        if stats.smalltalk:
-            lines.append(f"  of the answered, small talk (hello, thanks…): {stats.smalltalk}")
-    else:
-        lines.append(f"最近{stats.days}天（{stats.since} 至 {stats.until}）使用情况：")
-        lines.append(f"提问 {n} 次：直接回答 {stats.answered}（{_pct(stats.answered, n)}），"
-                     f"请市民选择 {stats.clarified}（{_pct(stats.clarified, n)}），"
-                     f"没能回答 {stats.fallback}（{_pct(stats.fallback, n)}）")
-        if stats.smalltalk:
-            lines.append(f"  其中寒暄（你好、谢谢等）{stats.smalltalk} 次")
+    lines = [say("stats.head", lang, days=stats.days, since=stats.since, until=stats.until),
+             say("stats.questions", lang, n=n, answered=stats.answered,
+                 answered_pct=_pct(stats.answered, n), clarified=stats.clarified,
+                 clarified_pct=_pct(stats.clarified, n), fallback=stats.fallback,
+                 fallback_pct=_pct(stats.fallback, n))]
+    if stats.smalltalk:
+        lines.append(say("stats.smalltalk", lang, n=stats.smalltalk))
     if stats.by_channel:
         channels = ", ".join(f"{c} {k}" for c, k in stats.by_channel.items())
-        lines.append(("Channels: " if en else "渠道：") + channels)
+        lines.append(say("stats.channels", lang) + channels)
     if n:
-        lines.append((f"Answer time: {stats.latency_ms_avg:.1f} ms on average, "
-                      f"{stats.latency_ms_max:.1f} ms at most") if en else
-                     (f"回答用时：平均 {stats.latency_ms_avg:.1f} 毫秒，"
-                      f"最长 {stats.latency_ms_max:.1f} 毫秒"))
+        lines.append(say("stats.latency", lang, avg=stats.latency_ms_avg, max=stats.latency_ms_max))
     if len(stats.per_day) > 1:
-        lines.append("Per day:" if en else "每天：")
+        lines.append(say("stats.per_day", lang))
         for d in stats.per_day:
             lines.append(f"  {d.day}  {d.questions}  ({d.answered}/{d.clarified}/{d.fallback})")
     if stats.top_entries:
-        lines.append("Most answered entries:" if en else "回答最多的条目：")
+        lines.append(say("stats.top_entries", lang))
         lines.extend(f"  {entry(e)}: {k}" for e, k in stats.top_entries)
     if stats.unanswered:
-        lines.append(f"Top unanswered questions ({review}):" if en else
-                     f"没能回答的问题（用 {review} 处理）：")
+        lines.append(say("stats.unanswered", lang, review=review))
         for g in stats.unanswered:
-            who = (f", {g.askers} people" if en else f"，{g.askers}人") if g.askers > 1 else ""
-            lines.append(f"  {g.count}× {g.question}{who}" if en else
-                         f"  {g.count}次 {g.question}{who}")
+            who = say("stats.askers", lang, n=g.askers) if g.askers > 1 else ""
+            lines.append(say("stats.unanswered_row", lang, count=g.count, question=g.question,
+                             who=who))
     picks = stats.clarify_picks
     if picks["recorded"]:
-        lines.append((f"After “did you mean”: {picks['picked']} of {picks['recorded']} picked an "
-                      f"entry, {picks['none']} said none fits") if en else
-                     (f"请市民选择后：{picks['recorded']} 次中有 {picks['picked']} 次选了条目，"
-                      f"{picks['none']} 次选了“都不是”"))
+        lines.append(say("stats.picks", lang, recorded=picks["recorded"], picked=picks["picked"],
+                         none=picks["none"]))
     if stats.feedback:
-        lines.append("Feedback per entry (👍/👎):" if en else "各条目的评价（👍/👎）：")
+        lines.append(say("stats.feedback", lang))
         lines.extend(f"  {entry(e)}: 👍 {u} / 👎 {d}" for e, u, d in stats.feedback)
     if stats.bookings:
-        lines.append("Open-day bookings per session:" if en else "开放日各场次预约：")
+        lines.append(say("stats.bookings", lang))
         for b in stats.bookings:
-            lines.append(f"  {b['session_id']}: {b['booked']} booked, {b['waiting']} waiting" if en
-                         else f"  {b['session_id']}：已约 {b['booked']}，候补 {b['waiting']}")
-    text = "\n".join(printable(line) for line in lines)
-    return to_traditional(text) if lang == "zh-hant" else text
+            lines.append(say("stats.bookings_row", lang, session=b["session_id"],
+                             booked=b["booked"], waiting=b["waiting"]))
+    return "\n".join(printable(line) for line in lines)
 
 
 async def stats_text(store: Store, days: int = 7, lang: str = "zh") -> str:

@@ -22,9 +22,12 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:  # the type only: the engine runs a judge it is given
+    from bot.engine import Engine
 
 DEPTH = 5  # entries the judge reorders: the right one is among the engine's first five ~90%
 PAIR_FOLDS = 5
@@ -207,6 +210,17 @@ class Example:
     gold: int
     same: bool
     gold_tokens: list[str]
+
+
+def example_of(engine: Engine, labelled: Labelled, depth: int = DEPTH) -> Example:
+    """A labelled question as ``engine`` sees it (judge aside), to fit a judge on. Benchmarks
+    and tests only: nothing in the answer path fits a judge."""
+    tokens, _ = engine.understand(labelled.text)
+    cands = engine.candidates(engine.scored(tokens)[:depth])
+    entry = engine.knowledge.entries[labelled.entry]
+    gold = [c.tokens for c in cands if c.key == labelled.entry]
+    gold_tokens = gold[0] if gold else engine.normalizer.tokens(entry.questions.zh[0])
+    return Example(list(tokens), cands, labelled.entry, labelled.same, gold_tokens)
 
 
 def fit_judge(examples: Sequence[Example], information: Information,

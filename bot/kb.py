@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot import factcheck
+from bot.aspects import ASPECTS
+from bot.problems import Problem
 from bot.text import Normalizer
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -132,8 +135,6 @@ class Entry(_Strict):
     @field_validator("aspects")
     @classmethod
     def _known_aspects(cls, value: list[str] | None) -> list[str] | None:
-        from bot.aspects import ASPECTS
-
         wrong = [a for a in value or () if a not in ASPECTS]
         if wrong:
             raise ValueError(f"unknown aspect(s) {', '.join(wrong)}: use {', '.join(ASPECTS)}")
@@ -157,9 +158,18 @@ class Intent(_Strict):
     reply: Bilingual
 
 
+class Menu(_Strict):
+    """What a channel's fixed menu points at, so that no entry id or category is written in a
+    channel's code (Telegram's topic keyboard and /services)."""
+
+    topics: str | None = None  # the category the "质量月活动" button lists
+    services: str | None = None  # the entry /services answers; its category's others follow
+
+
 class SmallTalk(_Strict):
     intents: list[Intent] = Field(default_factory=list)
     messages: dict[str, Bilingual] = Field(default_factory=dict)
+    menu: Menu = Field(default_factory=Menu)
 
 
 # --------------------------------------------------------------------------- open day (sign-up)
@@ -239,18 +249,6 @@ class OpenDay(_Strict):
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.where}:" if self.where else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
-
-
 class KnowledgeError(Exception):
     """The folder cannot be served; ``problems`` says everything that is wrong."""
 
@@ -271,7 +269,7 @@ class Knowledge:
     question_words: dict[str, list[str]] = field(default_factory=dict)
     fillers: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
+    open_day: OpenDay = field(default_factory=lambda: OpenDay())  # open_day.yaml, validated
     by_id: dict[str, Entry] = field(init=False)
     entry_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
 
@@ -434,6 +432,7 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     if len(docs) < len(paths):
         raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
+    _check_menu(docs.get("smalltalk.yaml"), smalltalk.menu, entries, problems)
     open_day = _load_open_day(docs.get("open_day.yaml"), raw_ids, problems)
     # every entry that loaded is checked, so all problems are reported at once
     _factcheck(directory, entries, where, docs, question_words, synonym_meta, problems, warnings)
@@ -449,8 +448,7 @@ def load_knowledge(directory: str | Path) -> Knowledge:
         version=digest.hexdigest()[:12],
         files=[p.name for p in paths],
         warnings=warnings,
-        extras={**{name: doc.data for name, doc in docs.items() if name == "open_day.yaml"},
-                "open_day": open_day},
+        open_day=open_day,
         entry_lines={i: (d.name, d.line(p)) for i, (d, p) in where.items()},
     )
 
@@ -621,6 +619,21 @@ def _load_open_day(doc: _Doc | None, ids: set[str] | None, problems: list[Proble
     return open_day
 
 
+def _check_menu(doc: _Doc | None, menu: Menu, entries: list[Entry],
+                problems: list[Problem]) -> None:
+    """smalltalk.yaml's ``menu`` names a category with entries and an entry that exist."""
+    if doc is None or not entries:
+        return
+    categories = {e.category for e in entries}
+    if menu.topics is not None and menu.topics not in categories:
+        problems.append(Problem(doc.name, doc.line(("menu", "topics")), "menu.topics",
+                                f"no entry has the category '{menu.topics}'; use one of: "
+                                f"{', '.join(sorted(categories))}"))
+    if menu.services is not None and menu.services not in {e.id for e in entries}:
+        problems.append(Problem(doc.name, doc.line(("menu", "services")), "menu.services",
+                                f"unknown entry id '{menu.services}'"))
+
+
 def _check_entries(entries: list[Entry], where: dict[str, tuple[_Doc, tuple[Any, ...]]],
                    ids: set[str] | None, normalizer: Normalizer, problems: list[Problem],
                    warnings: list[Problem]) -> None:
@@ -670,8 +683,6 @@ def _factcheck(directory: Path, entries: list[Entry],
                warnings: list[Problem]) -> None:
     """The answers against their sources (bot.factcheck); errors and warnings with file,
     line and token."""
-    from bot import factcheck
-
     gdoc = docs.get("glossary.yaml")
     gname = gdoc.name if gdoc else _display(directory / "glossary.yaml")
     glossary, article = factcheck.load_glossary(

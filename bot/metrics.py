@@ -29,9 +29,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import choose_encoder
 
-from bot.app import STATE
 from bot.engine import Status
 from bot.insights import FeedbackEvent, QuestionEvent
+from bot.state import STATE
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BOOKING_RESULTS = ("booked", "waiting", "cancelled", "promoted")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.engine import Engine
 from bot.kb import KnowledgeError, Problem, load_knowledge
+from bot.messages import say
 
 log = logging.getLogger("bot.reload")
 
@@ -35,25 +36,20 @@ class ReloadResult:
     def describe(self, lang: str = "zh") -> str:
         """One message for an admin."""
         if self.ok and not self.changed:
-            return (f"Knowledge unchanged (version {self.version})." if lang == "en"
-                    else f"知识库没有变化（版本 {self.version}）。")
+            return say("reload.unchanged", lang, version=self.version)
         if self.ok:
-            text = (f"Knowledge reloaded: {self.entries} entries, version {self.version}."
-                    if lang == "en" else f"知识库已重新加载：{self.entries} 个条目，版本 {self.version}。")
+            text = say("reload.loaded", lang, entries=self.entries, version=self.version)
             if self.warnings:
-                text += "\n" + ("Please check (the bot uses the new version):" if lang == "en"
-                                else "请检查以下提醒（机器人已使用新版本）：")
+                text += "\n" + say("reload.warnings", lang)
                 text += "".join(f"\nwarning: {w}" for w in self.warnings[:10])
                 if len(self.warnings) > 10:
                     text += f"\n… (+{len(self.warnings) - 10})"
             return text
-        head = ("The knowledge has errors; still serving the last good version:" if lang == "en"
-                else "知识库有错误，机器人仍使用上一版正确内容回答：")
         shown = [str(p) for p in self.problems[:10]]
         more = len(self.problems) - len(shown)
         if more > 0:
             shown.append(f"… (+{more})")
-        return "\n".join([head, *shown])
+        return "\n".join([say("reload.broken", lang), *shown])
 
 
 class KnowledgeWatcher:
@@ -109,7 +105,7 @@ class KnowledgeWatcher:
             self._reported = None
             version = engine.knowledge.version
             changed = version != self.version
-            fresh = self._new_warnings(getattr(engine.knowledge, "warnings", []))
+            fresh = self._new_warnings(engine.knowledge.warnings)
             result = ReloadResult(True, version, len(engine.knowledge.entries), changed=changed,
                                   warnings=fresh)
             if changed:

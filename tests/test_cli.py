@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -11,10 +12,14 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.channels import cli
 from bot.kb import TZ, load_knowledge
+from bot.settings import Settings
 from tests.paths import ROOT, SHARED
+from tests.web_helpers import serve
 
 
 def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
@@ -182,3 +187,43 @@ def test_stats_shows_each_entrys_question_and_review_times_are_beijing_time(
     assert shown, listed.stdout + listed.stderr
     at = datetime.strptime(shown.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=TZ)
     assert abs(datetime.now(TZ) - at) < timedelta(minutes=5)  # Beijing time, not New York's
+
+
+# The same questions asked of `ask --json` and of POST /api/ask: an open-day answer (the
+# sign-up button and 👍/👎), a plain answer (👍/👎), a "did you mean" and a fallback (none).
+BOTH_WAYS = ["检验检测机构开放日是干啥的", "中国品牌日是哪天", "品博会", "明天青岛会下雨吗",
+             "Is there an open day at the testing labs?"]
+
+
+async def test_ask_json_shows_the_same_buttons_as_the_web_api() -> None:
+    result = run("ask", "--json", "-", stdin="\n".join(BOTH_WAYS).encode() + b"\n")
+    printed = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    async with serve() as (base, _), aiohttp.ClientSession() as session:
+        served = []
+        for question in BOTH_WAYS:
+            async with session.post(f"{base}/api/ask", json={"question": question}) as response:
+                served.append(await response.json())
+    assert [p["actions"] for p in printed] == [s["actions"] for s in served]
+    assert [p["status"] for p in printed] == [s["status"] for s in served]
+    ids = [[a["id"] for a in p["actions"]] for p in printed]
+    assert ids[0] == ["signup", "fb:up:open-day", "fb:down:open-day"]
+    assert ids[1][-2:] == ["fb:up:expo-china-brand-day", "fb:down:expo-china-brand-day"]
+    assert "signup" in ids[4]
+
+
+def test_a_channel_adds_its_own_sub_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """A channel module (WeChat's menu, next) registers a command with its options in one
+    call; it is listed in the help and runs like the built-in ones."""
+    @cli.command("demo-menu", help="print the demo menu", arguments=lambda p: p.add_argument(
+        "--dry-run", action="store_true"))
+    def _demo(args: argparse.Namespace, settings: Settings) -> int:
+        print(f"dry run: {args.dry_run}")
+        return 0
+
+    try:
+        assert cli.main(["demo-menu", "--dry-run"]) == 0
+        assert "dry run: True" in capsys.readouterr().out
+        assert "demo-menu" in cli.build_parser().format_help()
+    finally:
+        cli._COMMANDS.pop("demo-menu")
+        cli._ADDED.pop("demo-menu")

@@ -634,3 +634,16 @@ async def test_logs_mask_phone_numbers_and_never_name_anyone(
     assert "测试人" not in text
     assert not any(f"1391234{i:04d}" in text for i in range(16))
     assert "admin cli:staff: export" in text
+
+
+async def test_the_consent_notice_says_how_to_delete_in_each_channels_own_words(bot: Bot) -> None:
+    """No Telegram command in the web chat or the console; each says how its people delete."""
+    said = {}
+    for channel in ("telegram", "web", "cli"):
+        await bot.press(asker(7, channel=channel), "signup")
+        said[channel] = (await bot.press(asker(7, channel=channel), f"signup:pick:{SESSION_A}")).text
+    assert "/forget" in said["telegram"]
+    assert "/forget" not in said["web"] and "Telegram" not in said["web"]
+    assert "按钮" in said["web"]  # the web chat has a "删除我的信息" button
+    assert "/forget" not in said["cli"] and "Telegram" not in said["cli"] and "按钮" not in said["cli"]
+    assert all("删除我的信息" in text and "活动结束后30天" in text for text in said.values())

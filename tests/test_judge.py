@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from bot.engine import Engine, Status
-from bot.judge import Labelled, fit_judge
+from bot.judge import Labelled, example_of, fit_judge
 from bot.kb import load_knowledge
 
 PRODUCTS = ["电饭煲", "空调", "冰箱", "洗衣机", "热水器", "吸尘器", "微波炉", "电风扇", "加湿器",
@@ -38,7 +38,7 @@ def test_judge_learns_which_differences_matter(tmp_path: Path) -> None:
     labelled = [Labelled(t.format(p), i, same) for i, p in enumerate(SEEN)
                 for templates, same in ((REWORDINGS, True), (OTHER_QUESTIONS, False))
                 for t in templates]
-    engine.judge = fit_judge([engine.example(x) for x in labelled], engine.index.information,
+    engine.judge = fit_judge([example_of(engine, x) for x in labelled], engine.index.information,
                              min_precision=0.9, max_hard=0.1)
     for i, product in enumerate(UNSEEN, start=len(SEEN)):
         for template in REWORDINGS:

@@ -189,3 +189,18 @@ def test_a_copy_of_the_knowledge_can_be_pointed_at(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "run_bot.py", "--knowledge", str(target), "ask", "--json",
                           "中国品牌日是哪天"], cwd=ROOT, capture_output=True, text=True)
     assert '"entry_id": "expo-china-brand-day"' in run.stdout
+
+
+def test_the_menu_names_a_category_and_an_entry_that_exist(tmp_path: Path) -> None:
+    """Telegram's topic button and /services point where smalltalk.yaml's menu says; a
+    renamed entry or a category without entries is an error with its line, not a silently
+    broken command."""
+    menu = "menu:\n  topics: expo\n  services: expo-date\n"
+    write(tmp_path, menu, "smalltalk.yaml")
+    knowledge = load_knowledge(write(tmp_path, GOOD))
+    assert (knowledge.smalltalk.menu.topics, knowledge.smalltalk.menu.services) == (
+        "expo", "expo-date")
+    write(tmp_path, "menu:\n  topics: nqi\n  services: nqi-services\n", "smalltalk.yaml")
+    found = {p.where: p for p in problems(tmp_path, GOOD)}
+    assert found["menu.topics"].line == 2 and "expo" in found["menu.topics"].message
+    assert found["menu.services"].line == 3 and "nqi-services" in found["menu.services"].message

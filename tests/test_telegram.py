@@ -22,6 +22,7 @@ from bot.channels import telegram
 from bot.channels.telegram import BOT, MENU, render, split_text
 from bot.conversation import Asker
 from bot.engine import Action, Engine, Link, Reply, Status, Suggestion
+from bot.messages import say
 from bot.settings import Settings
 from tests.fake_bot_api import GROUP_ID, FakeBotApi
 from tests.telegram_helpers import running
@@ -260,7 +261,7 @@ async def test_sticker_gets_a_polite_reply_and_edits_are_ignored(fake: FakeBotAp
     await fake.edited("品博会什么时候举办")
     await fake.sticker()
     [sent] = await fake.wait_sent()
-    assert sent.text == html.escape(telegram.t("media", "zh"))
+    assert sent.text == html.escape(say("telegram.media", "zh"))
     await fake.sticker(user_id=77, language_code="en")
     [english] = await fake.wait_sent(chat_id=77)
     assert "only read text" in english.text
@@ -320,7 +321,7 @@ async def test_an_exception_in_a_handler_does_not_stop_the_bot(
     with caplog.at_level(logging.ERROR, logger="bot.telegram"):
         update_id = await fake.message("品博会什么时候举办")
         [sorry] = await fake.wait_sent()
-    assert sorry.text == html.escape(telegram.t("error", "zh"))
+    assert sorry.text == html.escape(say("telegram.error", "zh"))
     assert any(f"update {update_id} failed" in r.getMessage() and r.exc_info for r in caplog.records)
     await fake.message("品博会什么时候举办")
     [answer] = await fake.wait_sent(after=1)
@@ -344,14 +345,14 @@ async def test_flood_limit_one_notice_then_silence_for_the_minute(fake: FakeBotA
     sent = fake.sent(chat_id=42)
     texts = [c.text for c in sent]
     assert len(sent) == 21  # 20 answers and one notice; the press got no message
-    assert texts[20] == html.escape(telegram.t("flood", "zh"))
+    assert texts[20] == html.escape(say("telegram.flood", "zh"))
     assert texts.count(texts[20]) == 1
     assert fake.of("answerCallbackQuery")
 
     clock.now += 60  # a new minute: buttons and messages work again
     await fake.callback("lang:zh")
     [confirmed] = await fake.wait_sent(chat_id=42, after=21)
-    assert confirmed.text == html.escape(telegram.t("lang_set", "zh"))
+    assert confirmed.text == html.escape(say("telegram.lang_set", "zh"))
     await fake.message("品博会什么时候举办")
     [later] = await fake.wait_sent(chat_id=42, after=22)
     assert "品博会" in later.text

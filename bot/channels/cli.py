@@ -8,14 +8,23 @@ person or as one JSON object per line for other programs (``../shared/eval/score
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bot import refit
+from bot.aspects import ASPECTS, derive
+from bot.channels.lines import Numbered, numbered, plain
+from bot.conversation import Asker, Conversation
+from bot.dialogue import Dialogue, format_summaries, open_day_of
 from bot.engine import Engine, Reply, Status
 from bot.insights import (
     MISS_KINDS,
@@ -23,17 +32,22 @@ from bot.insights import (
     add_group_as_phrasing,
     format_stats,
     gather_stats,
+    labelled_from,
     mark_group_out_of_scope,
     nearest,
     printable,
     review_groups,
 )
 from bot.kb import TZ as TZ_LOCAL
-from bot.kb import Knowledge, KnowledgeError, lint, load_knowledge
+from bot.kb import Knowledge, KnowledgeError, OpenDay, lint, load_knowledge
+from bot.messages import say
 from bot.settings import Settings, SettingsError
+from bot.store import Store, mask_phone, user_key
 
 Command = Callable[[argparse.Namespace, Settings], int]
 _COMMANDS: dict[str, Command] = {}
+# Sub-commands registered with their own help and options (see command()).
+_ADDED: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None]] = {}
 PROG = "python run_bot.py"  # how the user started us: every hint names that command
 QUIT = frozenset({"quit", "exit", "q", "退出", "/quit", "/exit"})
 
@@ -49,9 +63,20 @@ def program_name(argv0: str) -> str:
     return name or "qingdao-bot"
 
 
-def command(name: str) -> Callable[[Command], Command]:
+def command(name: str, help: str | None = None,
+            arguments: Callable[[argparse.ArgumentParser], None] | None = None
+            ) -> Callable[[Command], Command]:
+    """Register the function run by ``run_bot.py <name>``. The built-in commands' options are
+    in :func:`build_parser`; a command added from elsewhere (a channel's own, such as
+    WeChat's menu) gives its ``help`` and ``arguments`` here and is listed after them::
+
+        @command("wechat-menu", help="…", arguments=lambda p: p.add_argument("--dry-run"))
+        def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int: …
+    """
     def register(fn: Command) -> Command:
         _COMMANDS[name] = fn
+        if help is not None:
+            _ADDED[name] = (help, arguments)
         return fn
 
     return register
@@ -108,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the last N days, today included (default 7)")
     stats.add_argument("--json", action="store_true", help="one JSON object")
     stats.add_argument("--lang", choices=("zh", "zh-hant", "en"), default="zh")
-    for extra in _EXTRA_PARSERS:
-        extra(sub)
+    for name, (text, arguments) in _ADDED.items():
+        added = sub.add_parser(name, help=text)
+        if arguments is not None:
+            arguments(added)
     return parser
 
 
@@ -117,9 +144,6 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1, not '{text}'")
     return int(text)
-
-
-_EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
@@ -144,8 +168,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 def _with_knowledge(settings: Settings, directory: str) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, knowledge_dir=Path(directory))
 
 
@@ -172,32 +194,20 @@ def load_checked(settings: Settings) -> Knowledge:
     return knowledge
 
 
-def render(reply: Reply) -> str:
-    """A reply as a person reads it in a terminal."""
-    en = reply.lang == "en"
-    lines = [reply.text]
-    if reply.links:
-        lines.append("Links:" if en else "链接：")
-        lines.extend(f"  - {link.title}: {link.url}" for link in reply.links)
-    if reply.suggestions:
-        if reply.status is Status.ANSWER:
-            lines.append("You may also ask:" if en else "您还可以问：")
-        lines.extend(f"  {i}. {s.text}" for i, s in enumerate(reply.suggestions, 1))
-    for action in reply.actions:
-        lines.append(f"  [{action.label}]")
-    return "\n".join(lines)
-
-
 @command("ask")
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Questions through the same :class:`~bot.conversation.Conversation` as the web chat, so
+    ``--json`` prints what ``POST /api/ask`` returns (buttons included); nothing is stored."""
     engine = load_engine(settings)
-    out = sys.stdout
-    if args.question == ["-"]:
-        for line in _stdin_lines():
-            reply = engine.ask(line, args.lang)
-            _emit(out, reply, args.json)
-        return 0
-    _emit(out, engine.ask(" ".join(args.question), args.lang), args.json)
+    conversation = Conversation(lambda: engine, invites=lambda: open_day_of(engine.knowledge))
+    asker = Asker("cli", "", args.lang)  # anonymous: nothing remembered between questions
+    questions = _stdin_lines() if args.question == ["-"] else [" ".join(args.question)]
+
+    async def run() -> None:
+        for question in questions:
+            _emit(sys.stdout, await conversation.text(asker, question), args.json)
+
+    asyncio.run(run())
     return 0
 
 
@@ -210,19 +220,13 @@ def _emit(out: TextIO, reply: Reply, as_json: bool) -> None:
     if as_json:
         out.write(json.dumps(reply.to_dict(), ensure_ascii=False) + "\n")
     else:
-        out.write(render(reply) + "\n")
+        out.write(plain(reply) + "\n")
     out.flush()
 
 
 @command("chat")
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
     return asyncio.run(chat_loop(settings, load_engine(settings)))
-
-
-_CHAT_HELLO = ("青岛质量月问答 — 输入问题；输入数字选择选项；输入 quit、exit 或“退出”结束（Ctrl-D 也可以）。"
-               "\nAsk a question; type a number to pick an option; type quit or exit to leave.")
 
 
 async def chat_loop(settings: Settings, engine: Engine) -> int:
@@ -233,19 +237,17 @@ async def chat_loop(settings: Settings, engine: Engine) -> int:
     user (``cli:<name>``). Each question is answered in its own language; a numbered option
     presses that button. Questions are not recorded for statistics: a terminal is staff
     trying the bot, not citizens."""
-    from bot.conversation import Asker, Conversation
-    from bot.dialogue import Dialogue, open_day_of
-    from bot.store import Store, user_key
 
     async with await Store.open(settings.database) as store:
         dialogue = Dialogue(store, lambda: open_day_of(engine.knowledge),
                             reminder_time=settings.reminder_time)
         conversation = Conversation(lambda: engine, dialogue)
         user = _os_user()
-        print(_CHAT_HELLO)
+        print(say("console.hello", "zh") + "\n" + say("console.hello", "en"))
         for waiting in await dialogue.take_messages(Asker("cli", user)):
-            print(render_chat(waiting)[0])
+            print(numbered(waiting).text)
         last: Reply | None = None
+        shown: Numbered | None = None
         while True:
             try:
                 line = input("> ").strip()
@@ -256,48 +258,27 @@ async def chat_loop(settings: Settings, engine: Engine) -> int:
                 continue
             if line.lower() in QUIT:
                 await store.clear_flow(user_key("cli", user))  # nothing left half-done
-                print("再见！Goodbye!")
+                print(say("console.bye", "zh") + say("console.bye", "en"))
                 return 0
-            options = render_chat(last)[1] if last else []
-            if line.isdigit() and 1 <= int(line) <= len(options):
-                action, label = options[int(line) - 1]
+            option = shown.pressed(line) if shown else None
+            if option is not None:
+                action, label = option
                 print(f"  → {label}")
                 reply = await conversation.press(Asker("cli", user, last.lang if last else None),
                                                  action)
             else:
                 reply = await conversation.text(Asker("cli", user), line)
-            print(render_chat(reply)[0])
+            shown = numbered(reply)
+            print(shown.text)
             last = reply
 
 
 def _os_user() -> str:
-    import getpass
-    import re
-
     try:
         name = getpass.getuser()
     except (KeyError, OSError):
         name = "user"
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40] or "user"
-
-
-def render_chat(reply: Reply) -> tuple[str, list[tuple[str, str]]]:
-    """A reply for the terminal chat, with every button (suggestions, then the other actions;
-    not 👍/👎) numbered in one list, and the (action id, label) behind each number."""
-    en = reply.lang == "en"
-    lines = [reply.text]
-    if reply.links:
-        lines.append("Links:" if en else "链接：")
-        lines.extend(f"  - {link.title}: {link.url}" for link in reply.links)
-    options = [(f"entry:{s.entry_id}", s.text) for s in reply.suggestions]
-    options += [(a.id, a.label) for a in reply.actions if not a.id.startswith("fb:")]
-    if reply.status is Status.CLARIFY and reply.kind == "knowledge" and reply.suggestions:
-        options.append(("none", "None of these" if en else "都不是"))
-    if options and reply.status is Status.ANSWER and reply.suggestions:
-        lines.append("You may also ask:" if en else "您还可以问：")
-    for i, (_, label) in enumerate(options, 1):
-        lines.append(f"  {i}. {label.removeprefix(f'{i}. ')}")
-    return "\n".join(lines), options
 
 
 @command("events")
@@ -324,7 +305,7 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     warnings = knowledge.warnings + lint(knowledge)
     for warning in warnings:
         print(f"warning: {warning}")
-    if getattr(args, "explain", False):
+    if args.explain:
         _explain(knowledge)
     print(knowledge.summary() + (f", {len(warnings)} warning(s)" if warnings else ""))
     return 0
@@ -333,7 +314,6 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 def _explain(knowledge: Knowledge) -> None:
     """What each entry tells and where that was read (its answer, a phrasing, or the staff's
     ``aspects:``), so that staff can correct a wrong derivation."""
-    from bot.aspects import ASPECTS, derive
 
     for entry in knowledge.entries:
         told = derive([*entry.questions.zh, *entry.questions.en], entry.answer.zh,
@@ -345,13 +325,7 @@ def _explain(knowledge: Knowledge) -> None:
 
 @command("bookings")
 def _bookings(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-    import getpass
-
     from bot.app import configure_logging
-    from bot.dialogue import Dialogue, format_summaries, open_day_of
-    from bot.kb import OpenDay
-    from bot.store import Store, mask_phone
 
     configure_logging(settings.log_level)  # admin actions are logged (who, what) on stderr
 
@@ -411,60 +385,23 @@ def _bookings(args: argparse.Namespace, settings: Settings) -> int:
 
 # --------------------------------------------------------------------------- review and stats
 
-_R: dict[str, tuple[str, str]] = {
-    "none": ("没有待处理的问题。", "Nothing to review."),
-    "head": ("[{i}/{n}] 问了 {count} 次（{askers} 人）  {kinds}  最近一次：{last}",
-             "[{i}/{n}] asked {count} time(s) by {askers} people  {kinds}  last: {last}"),
-    "kinds": ("没答上 {fallback}，请市民选择 {clarify}，👎 {downvote}",
-              "not answered {fallback}, did-you-mean {clarify}, 👎 {downvote}"),
-    "examples": ("  市民的问法：", "  As asked:"),
-    "picked": ("  市民随后选了：", "  Citizens then picked:"),
-    "downvoted": ("  被点 👎 的回答：", "  Answers marked 👎:"),
-    "nearest": ("  最接近的条目：", "  Nearest entries:"),
-    "no_nearest": ("  （没有接近的条目）", "  (no entry is near)"),
-    "menu": ("  a N = 加为条目 N 的问法   o = 不属于本机器人的范围   s = 跳过   q = 退出",
-             "  a N = add as a phrasing of entry N   o = out of scope   s = skip   q = quit"),
-    "prompt": ("选择 [a N/o/s/q]> ", "choice [a N/o/s/q]> "),
-    "which_entry": ("条目编号（1–{n}）或条目 id> ", "entry number (1–{n}) or entry id> "),
-    "bad_entry": ("没有这个条目：{x}", "No such entry: {x}"),
-    "which_question": ("加哪一种问法？输入编号（回车 = 1），或直接输入新的问法> ",
-                       "Which wording? A number (Enter = 1), or type the wording> "),
-    "added": ("已把“{q}”加为 {entry} 的问法（{file}，{field}）。",
-              "Added “{q}” as a phrasing of {entry} ({file}, {field})."),
-    "answered": ("  ✓ 现在可以直接回答这个问题。", "  ✓ The bot now answers this question."),
-    "not_answered": ("  注意：机器人仍不能直接回答（{status}）；可能还需要补充其他问法或同义词。",
-                     "  Note: the bot still does not answer it outright ({status}); it may "
-                     "need more phrasings or a synonym."),
-    "not_added": ("没有添加：{why}", "Not added: {why}"),
-    "out": ("已标记为不属于本机器人的范围，以后不再显示。", "Marked out of scope; not shown again."),
-    "again": ("请输入 a N、o、s 或 q。", "Please type a N, o, s or q."),
-    "summary": ("完成：添加 {added} 个问法，{out} 组不属于范围，跳过 {skipped} 组。",
-                "Done: {added} phrasing(s) added, {out} group(s) out of scope, {skipped} skipped."),
-}
-
-
-def _r(key: str, lang: str, **values: object) -> str:
-    zh, en = _R[key]
-    return (en if lang == "en" else zh).format(**values)
-
-
 def _describe_group(group: MissGroup, i: int, n: int, lang: str) -> list[str]:
     kinds = {k: group.kinds.get(k, 0) for k in MISS_KINDS}
     last = group.last_at.astimezone(TZ_LOCAL).strftime("%Y-%m-%d %H:%M")
-    lines = [_r("head", lang, i=i, n=n, count=group.count, askers=group.askers,
-                kinds=_r("kinds", lang, **kinds), last=last), _r("examples", lang)]
+    lines = [say("review.head", lang, i=i, n=n, count=group.count, askers=group.askers,
+                kinds=say("review.kinds", lang, **kinds), last=last), say("review.examples", lang)]
     lines += [f"    {k}. {printable(q)}" for k, q in enumerate(group.examples, 1)]
     if group.picked:
-        lines.append(_r("picked", lang) + ", ".join(f"{e} ×{c}" for e, c in group.picked.items()))
+        lines.append(say("review.picked", lang) + ", ".join(f"{e} ×{c}" for e, c in group.picked.items()))
     if group.downvoted:
-        lines.append(_r("downvoted", lang) + ", ".join(f"{e} ×{c}"
+        lines.append(say("review.downvoted", lang) + ", ".join(f"{e} ×{c}"
                                                        for e, c in group.downvoted.items()))
     if group.nearest:
-        lines.append(_r("nearest", lang))
+        lines.append(say("review.nearest", lang))
         lines += [f"    {k}. {x.entry_id} ({x.score:.0f})  {x.question}"
                   for k, x in enumerate(group.nearest, 1)]
     else:
-        lines.append(_r("no_nearest", lang))
+        lines.append(say("review.no_nearest", lang))
     return lines
 
 
@@ -479,9 +416,6 @@ def _read(prompt: str) -> str | None:
 async def _refit(settings: Settings) -> int:
     """Refit the decision with what citizens did (picks after "did you mean", 👎) and the
     shipped examples; show before/after on the held-back questions; write only on 'y'."""
-    from bot import refit
-    from bot.insights import labelled_from
-    from bot.store import Store
 
     knowledge = load_engine(settings).knowledge
     async with await Store.open(settings.database) as store:
@@ -492,7 +426,6 @@ async def _refit(settings: Settings) -> int:
     print("fitted on: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     held = refit.citizen(refit.HELD) if refit.HELD.exists() else []
     if held:
-        from bot.engine import Engine
 
         print(f"held back ({refit.HELD.name}), now:   "
               f"{refit.figures(Engine(knowledge), held).line()}")
@@ -509,9 +442,6 @@ async def _refit(settings: Settings) -> int:
 
 @command("review")
 def _review(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
-    from bot.store import Store
 
     lang = args.lang
     kinds = tuple(args.kind) if args.kind else MISS_KINDS
@@ -526,30 +456,30 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
                 if args.json:
                     print(json.dumps([g.to_dict() for g in groups], ensure_ascii=False, indent=1))
                 elif not groups:
-                    print(_r("none", lang))
+                    print(say("review.none", lang))
                 else:
                     for i, group in enumerate(groups, 1):
                         print("\n".join(_describe_group(group, i, len(groups), lang)) + "\n")
                 return 0
             if not groups:
-                print(_r("none", lang))
+                print(say("review.none", lang))
                 return 0
             added = out = skipped = 0
             for i, group in enumerate(groups, 1):
                 group.nearest = nearest(engine, group.question, also=list(group.picked))
                 print("\n".join(_describe_group(group, i, len(groups), lang)))
-                print(_r("menu", lang))
+                print(say("review.menu", lang))
                 while True:
-                    choice = _read(_r("prompt", lang))
+                    choice = _read(say("review.prompt", lang))
                     if choice is None or choice.lower() in ("q", "quit"):
-                        print(_r("summary", lang, added=added, out=out, skipped=skipped))
+                        print(say("review.summary", lang, added=added, out=out, skipped=skipped))
                         return 0
                     word, _, rest = choice.partition(" ")
                     if word.lower().startswith("a"):
                         rest = (word[1:] + " " + rest).strip()
                         result = await _add(store, settings, group, rest, lang)
                         if result is None:
-                            print(_r("summary", lang, added=added, out=out, skipped=skipped))
+                            print(say("review.summary", lang, added=added, out=out, skipped=skipped))
                             return 0
                         if result:
                             added += 1
@@ -558,32 +488,32 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
                         continue
                     if choice.lower() in ("o", "out"):
                         await mark_group_out_of_scope(store, group)
-                        print(_r("out", lang))
+                        print(say("review.out", lang))
                         out += 1
                         break
                     if choice.lower() in ("s", "skip", ""):
                         skipped += 1
                         break
-                    print(_r("again", lang))
+                    print(say("review.again", lang))
                 print()
-            print(_r("summary", lang, added=added, out=out, skipped=skipped))
+            print(say("review.summary", lang, added=added, out=out, skipped=skipped))
             return 0
 
     async def _add(store: Store, settings: Settings, group: MissGroup, rest: str,
                    lang: str) -> bool | None:
         """[a]: which entry, which wording; add it. None: the person quit (end of input)."""
         options = [n.entry_id for n in group.nearest]
-        pick = rest or _read(_r("which_entry", lang, n=len(options)))
+        pick = rest or _read(say("review.which_entry", lang, n=len(options)))
         if pick is None:
             return None
         entry_id = options[int(pick) - 1] if pick.isdigit() and 1 <= int(pick) <= len(options) \
             else pick
         if not entry_id or pick.isdigit() and entry_id == pick:
-            print(_r("bad_entry", lang, x=pick))
+            print(say("review.bad_entry", lang, x=pick))
             return False
         question = group.question
         if len(group.examples) > 1:
-            typed = _read(_r("which_question", lang))
+            typed = _read(say("review.which_question", lang))
             if typed is None:
                 return None
             if typed.isdigit() and 1 <= int(typed) <= len(group.examples):
@@ -593,19 +523,19 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         result = await add_group_as_phrasing(store, settings.knowledge_dir, group, entry_id,
                                              question)
         if not result.ok:
-            print(_r("not_added", lang, why=result.message))
+            print(say("review.not_added", lang, why=result.message))
             for problem in result.problems:
                 print(f"  {problem}")
             return False
-        print(_r("added", lang, q=result.question, entry=entry_id,
+        print(say("review.added", lang, q=result.question, entry=entry_id,
                  file=result.file.name if result.file else "?", field=result.field))
         for warning in result.warnings:
             print(f"  warning: {warning}")
         reply = load_engine(settings).ask(result.question)
         if reply.status is Status.ANSWER and reply.entry_id == entry_id:
-            print(_r("answered", lang))
+            print(say("review.answered", lang))
         else:
-            print(_r("not_answered", lang, status=reply.status.value))
+            print(say("review.not_answered", lang, status=reply.status.value))
         return True
 
     return asyncio.run(run())
@@ -613,9 +543,6 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
-
-    from bot.store import Store
 
     questions = _entry_questions(settings, args.lang)
 

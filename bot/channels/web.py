@@ -66,10 +66,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import STATE
 from bot.conversation import DIALOGUE_ACTIONS, STORAGE_DOWN, Asker
 from bot.engine import MAX_QUESTION_CHARS, Reply
 from bot.limits import client_address, is_trusted, retry_after
+from bot.messages import MESSAGES, say
+from bot.state import STATE
 from bot.store import StoreUnavailable, user_key
 
 log = logging.getLogger("bot.web")
@@ -109,22 +110,6 @@ SECURITY_HEADERS = {
 }
 _ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                 413: "too_large", 415: "unsupported_media_type"}
-_BAD = ("请求有误，请刷新页面后再试。", "Something was wrong with that request; please reload "
-        "the page and try again.")
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "too_large": ("内容太长了，请缩短到1000字以内再发送。", "That is too long; please keep it "
-                  "under 1,000 characters."),
-    "not_found": ("没有这个页面。", "There is no such page."),
-    "timeout": ("网络太慢，请求没有完整到达，请再试一次。", "The request did not arrive in time; "
-                "please try again."),
-    "rate_limited": ("您发送得太快了，请等 {n} 秒后再试。", "You are sending too fast; please "
-                     "wait {n} seconds and try again."),
-    "storage_unavailable": ("暂时无法报名，请稍后再试。", "Sign-up is not possible just now; "
-                            "please try again later."),
-    "internal": ("服务器出了点问题，请稍后再试。", "Something went wrong on our side; please try "
-                 "again later."),
-}
-
 _dumps = partial(json.dumps, ensure_ascii=False)
 
 
@@ -342,8 +327,8 @@ def _lang(request: web.Request) -> str:
 
 
 def _message(error: str, lang: str, **values: Any) -> str:
-    zh, en = _MESSAGES.get(error, _BAD)
-    return (en if lang == "en" else zh).format(**values)
+    key = f"web.{error}"
+    return say(key if key in MESSAGES else "web.bad_request", lang, **values)
 
 
 def _error(request: web.Request, status: int, error: str, detail: str,
