@@ -74,12 +74,11 @@ class Signals:
 
 def wholly_told(signals: Signals) -> bool:
     """The question is wholly its best entry's: every word is its subject's or asks what the
-    entry tells (五朵金花都有谁, 品博会在几月份), the entry speaks of every named thing asked,
+    entry tells (五朵金花是哪几家, 品博会在几月份), the entry speaks of every named thing asked,
     and the runner-up is no real alternative — it speaks of none of them, or knows nothing
     of the question that the best entry does not. Then the lead does not matter: of the fit
-    questions so, 100 citizen ones were right and 1 unanswerable (a prize's money, since
-    read as a price), no generated negative; 144 of 161 left-out phrasings (whose labels
-    are noisy: a neighbour often tells the same)."""
+    questions so, 113 citizen ones were right and 1 unanswerable, no generated negative; 164
+    of 187 left-out phrasings (whose labels are noisy: a neighbour often tells the same)."""
     return (signals.subject_top >= 0.99 and signals.explained_asked >= 0.99
             and (signals.subject_runner == 0 or signals.runner_only < 0.01)
             and signals.score >= 40)
@@ -90,8 +89,9 @@ class Decision:
     """When to answer: either a rule of four fitted thresholds (``kind="rule"``: the score,
     the lead, the share explained and the unknown words' share, and no detail asked that the
     entry lacks, no foreign number or name), or a logistic regression over every feature
-    (``kind="logistic"``: weights and the probability from which to answer). ``bot.refit``
-    fits both and keeps the one that cross-validates better."""
+    (``kind="logistic"``: weights and the probability from which to answer, behind the same
+    gates, with :func:`wholly_told` beside it). ``bot.refit`` fits both and keeps the one
+    that cross-validates better on the citizen questions."""
 
     kind: str = "rule"
     score: float = 48.0
