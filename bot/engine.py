@@ -753,6 +753,7 @@ def _common(question: str, entry: Entry) -> str:
             if not all("\u4e00" <= ch <= "\u9fff" for ch in piece) or piece not in text:
                 break
             best = piece
+    best = best.rstrip("是的了在")  # 袁瑛政是 (in "袁瑛政是……主任") names 袁瑛政
     return best if len(best) >= 2 else ""
 
 

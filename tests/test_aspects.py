@@ -113,3 +113,9 @@ def test_a_bare_name_offers_its_overview_first(engine: Engine) -> None:
 def test_a_founding_year_the_article_does_not_give_gets_the_honest_reply(engine: Engine) -> None:
     reply = engine.ask("中车四方是哪一年成立的")
     assert reply.status is Status.FALLBACK
+
+
+def test_a_home_town_not_in_the_article_is_said_so_of_the_person(engine: Engine) -> None:
+    reply = engine.ask("袁瑛政是哪里人")
+    assert reply.kind == "detail_not_in_source"
+    assert reply.text.startswith("报道没有提到袁瑛政的籍贯")
