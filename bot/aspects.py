@@ -14,16 +14,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.text import Normalizer
+from bot.text import Normalizer, char_pinyin
 
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
-           "contact", "price", "eligibility", "age")
+           "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
+           "duration")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
-                     "contact", "price", "eligibility", "age"})
+                     "contact", "price", "eligibility", "age", "founded", "hometown",
+                     "full_list", "duration"})
 
 # How the honest reply names each aspect (zh, en): "报道没有提到品博会的门票价格".
 LABELS: dict[str, tuple[str, str]] = {
@@ -36,25 +38,40 @@ LABELS: dict[str, tuple[str, str]] = {
     "contact": ("联系方式（电话、网址、地址、邮箱）", "contact details (phone, website, address, e-mail)"),
     "price": ("费用或门票价格", "price or ticket cost"),
     "eligibility": ("参与条件", "eligibility conditions"), "age": ("年龄", "age"),
+    "founded": ("成立时间", "founding year"), "hometown": ("籍贯", "home town"),
+    "full_list": ("完整名单", "full list"), "duration": ("持续时间", "duration"),
 }
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
+_FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
+_WHEN_Q = r"(?:哪年|哪一年|什么时候|何时|啥时候|几几年|哪个年代|多少年)"
 _ZH: dict[str, str] = {
+    # The year a company or body was set up: the article gives it for the China Quality Award
+    # only, and a "when" of the entry (2022) must not answer it.
+    "founded": rf"{_WHEN_Q}\S{{0,4}}{_FOUND}|{_FOUND}(?:于|在)?{_WHEN_Q}|{_FOUND}(?:时间|年份|多久)|"
+               r"多少年(?:的)?历史|历史有多",
+    "hometown": r"哪里人|哪儿人|哪的人|什么地方的?人|籍贯|老家|出生地|出生在哪|在哪出生|哪里出生",
+    # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
+    "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|都有哪|都是哪|全都|一一|名单是什么|"
+                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]",
+    "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
-             r"价格|价钱|免费|花钱|要钱|几块钱|几元",
+             r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算",
     "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
                r"地址|邮箱|邮件|微信|公众号|二维码|app",
     "hours": r"几点|营业时间|开放时间|开门|关门|闭馆|开馆|闭幕时间|开幕时间|上午|下午|晚上",
     "day": r"几号|哪天|哪一天|哪日|哪一日|几月几|具体日期|具体哪|具体时间|星期几|周几|礼拜几",
-    "when": r"什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月|哪个月|哪月|时间|日期|年份|"
+    "when": r"(?:在|于)?(?:什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月份?|哪个月份?|哪月)|"
+            r"时间|日期|年份|"
             r"月份|什么时间|多久|哪个时候|截止|截至|期限",
-    "age": r"多大|年纪|年龄|几岁|岁数|属什么",
+    "age": r"多大(?:年纪|岁数|了|岁)|年纪|年龄|几岁|岁数|属什么",
     "eligibility": r"条件|资格|门槛|谁可以|谁能|什么人可以|哪些人可以|能不能参加|可以参加吗|"
                    r"能参加吗|有什么要求|要求是什么|适合谁|面向谁|面向哪些",
     "join": r"(?:怎么|怎样|如何|咋|哪里|在哪|去哪|从哪|通过什么)\S{0,4}"
             r"(?:报名|申报|预约|参加|参与|参赛|投稿|申请|提交|报送|加入|登记)|"
             r"报名|申报流程|申报方式|预约方式|参赛方式|投稿方式|入口",
-    "where": r"哪里|哪儿|在哪|什么地方|何地|何处|地点|场馆|位置|哪个区|哪座|去哪",
+    "where": r"哪里|哪儿|在哪(?!些|个方面|方面)|什么地方|何地|何处|地点|场馆|具体位置|位置在哪|"
+             r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     "how_many": rf"多少|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
@@ -65,6 +82,11 @@ _ZH: dict[str, str] = {
             r"含义|意思|介绍|怎么回事|是个什么|内容|主题",
 }
 _EN: dict[str, str] = {
+    "founded": r"\b(?:founded|established|when was \w+(?: \w+){0,4} set up|year of founding)\b",
+    "hometown": r"\b(?:hometown|home town|birthplace|where (?:is|was) \w+(?: \w+){0,2} from)\b",
+    "full_list": r"\b(?:full list|complete list|list all|name all|all (?:of )?the \d+|every one)\b",
+    "duration": r"\b(?:how many days|how long (?:does|will|did|is|was) (?:it|the \w+) (?:last|run)|"
+                r"duration)\b",
     "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
     "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"
@@ -91,7 +113,8 @@ _ZH_RE = {k: re.compile(v) for k, v in _ZH.items()}
 _EN_RE = {k: re.compile(v) for k, v in _EN.items()}
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("price", "contact", "hours", "day", "age", "eligibility", "join", "why")
+_FIRST = ("founded", "hometown", "duration", "price", "contact", "hours", "day", "age",
+          "eligibility", "join", "why")
 
 
 def asked(text: str) -> frozenset[str]:
@@ -111,7 +134,22 @@ def asked(text: str) -> frozenset[str]:
             found.add(name)
     if "day" in found or "hours" in found:
         found.add("when")
+    if "full_list" in found:
+        found.add("which")
     return frozenset(found)
+
+
+def spans(text: str) -> dict[str, str]:
+    """The words of a question that say what it asks, by aspect (when: 在几月份, 哪个月): an
+    entry that tells that aspect accounts for them, though its phrasings word it otherwise."""
+    base = Normalizer.base(text)
+    out: dict[str, str] = {}
+    for name in ASPECTS:
+        found = [m.group(0) for pattern in (_ZH_RE[name], _EN_RE[name])
+                 for m in pattern.finditer(base)]
+        if found:
+            out[name] = " ".join(found)
+    return out
 
 
 @dataclass(frozen=True)
@@ -123,6 +161,8 @@ class Told:
     why: dict[str, str]
 
 
+_STAMP_RE = re.compile(r"(?:截至|据|按)?\s*20\d\d\s*年\s*(?:\d+\s*月)?\s*(?:的)?\s*报道(?:时|称|中|的安排)?|"
+                       r"20\d\d\s*年\s*质量月")
 _DAY_RE = re.compile(r"\d+月\d+日|\d+日|\d+号")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年|届")
 _NUMBER_RE = re.compile(r"\d|首[个家批届次]|第一|唯一|两[个家项]")
@@ -140,6 +180,12 @@ _JOIN_RE = re.compile(r"(?:可|请|即可|可以|欢迎)(?:在|通过|于|登录
 _WHY_RE = re.compile(r"为了|旨在|目的|意义|作用|助力|推动|促进|以便|从而|帮助")
 _ELIGIBLE_RE = re.compile(r"条件|资格|面向|适用|凡是|均可")
 _AGE_RE = re.compile(r"\d+\s*岁")
+_FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|建立)于\s*\d{4}|\d{4}\s*年\s*"
+                         r"(?:成立|创立|创办|设立|组建|始建|创建)")
+_HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
+_DURATION_RE = re.compile(r"\d+\s*天|为期|\d+\s*日至\s*\d+\s*日|\d+日[-—~～到]\d+日")
+# A list that ends in 等 ("A、B等10家") does not name them all.
+_CUT_LIST_RE = re.compile(r"、[^、。，；]{1,20}等")
 # The aspects a phrasing's wording may lend its entry: the precise details (day, hours, price,
 # contact, age) must be in the answer itself, since staff write 哪天 loosely for "when".
 _FROM_PHRASINGS = frozenset({"when", "where", "who", "how_many", "which", "what", "why", "join",
@@ -153,7 +199,9 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
     if stated is not None:
         return Told(frozenset(stated), True, {a: "stated in the YAML" for a in stated})
     why: dict[str, str] = {}
-    base = Normalizer.base(answer)
+    # "截至2022年9月报道时" dates the report, not the thing told, and "2022年质量月" is a name:
+    # neither says when the Madrid award was given or the brand law takes effect.
+    base = _STAMP_RE.sub(" ", Normalizer.base(answer))
     checks = (("when", bool(dated) or bool(_YEAR_RE.search(base))),
               ("day", any(p in ("day", "minute") for p in dated) or bool(_DAY_RE.search(base))),
               ("hours", "minute" in dated or bool(_HOURS_RE.search(base))),
@@ -166,7 +214,11 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("join", bool(_JOIN_RE.search(base))),
               ("why", bool(_WHY_RE.search(base))),
               ("eligibility", bool(_ELIGIBLE_RE.search(base))),
-              ("age", bool(_AGE_RE.search(base))))
+              ("age", bool(_AGE_RE.search(base))),
+              ("founded", bool(_FOUNDED_RE.search(base))),
+              ("hometown", bool(_HOMETOWN_RE.search(base))),
+              ("duration", bool(_DURATION_RE.search(base))),
+              ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:
             why[name] = "the answer"
@@ -177,9 +229,70 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
     return Told(frozenset(why), False, why)
 
 
+_COUNTED_RE = re.compile(rf"(?:多少|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
+_NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
+                        "年度", "月份", "问题", "呢呢", "来着", "比例", "钱呢", "一共", "总共"})
+
+
+_VERBS = "获得有是在被为让给去来到参入"
+_PARTICLES = frozenset("啊呀呢吧啦哦嘛哈")
+
+
+def counted(text: str) -> str | None:
+    """What a "how many" question counts (多少名员工 → 员工, 几个作品 → 作品), or None: an
+    entry that never names it tells a number of something else (总部基地 staff, not its
+    investment). ``text`` is best the question after spelling repair (服物 → 服务)."""
+    base = Normalizer.base(text)
+    if _PEOPLE_RE.search(base):
+        return "人"
+    match = _COUNTED_RE.search(base)
+    if match is None or match.group(1) in _NOT_NOUNS or match.group(1)[0] in _VERBS + _M \
+            or match.group(1)[1] in _PARTICLES:
+        return None
+    return match.group(1)
+
+
+_PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
+_PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
+
+
+def counts(noun: str, plain: str) -> bool:
+    """Whether an entry's text (``plain``, base form) gives a number of ``noun``
+    (:func:`counted`): for people, a number of people (2022年 is not one)."""
+    if noun == "人":
+        return bool(_PEOPLE_COUNT_RE.search(plain))
+    if noun in plain:
+        return True
+    # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值)
+    sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
+    return any((char_pinyin(a), char_pinyin(b)) == sound
+               for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])
+
+
+_STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[个家件项条所位名款种部幅朵]")
+
+
+def stated_count(text: str) -> int:
+    """The count a "which ones" question states (26家品牌都有哪些, 哪24条 → 26, 24), or 0."""
+    found = [int(n) for n in _STATED_COUNT_RE.findall(Normalizer.base(text)) if n.isdigit()]
+    return max((n for n in found if n < 1000), default=0)
+
+
+def longest_list(answer: str) -> int:
+    """How many items the longest list of an answer has: A、B、C in one clause, or items on
+    lines of their own (1. … / （一）… / - …)."""
+    inline = max((part.count("、") + 1 for part in re.split(r"[。；;，,：:\n]", answer)), default=0)
+    lines = len(_ITEM_RE.findall(answer))
+    return max(inline, lines, answer.count("；") + 1)
+
+
+_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[（(][一二三四五六七八九十\d]+[)）]|[-*•])", re.MULTILINE)
+
+
 def label(aspect: str, lang: str) -> str:
     zh, en = LABELS[aspect]
     return en if lang == "en" else zh
 
 
-__all__ = ["ASPECTS", "DETAILS", "LABELS", "Told", "asked", "derive", "label"]
+__all__ = ["ASPECTS", "DETAILS", "LABELS", "Told", "asked", "counted", "counts",
+           "derive", "label", "longest_list", "spans", "stated_count"]

@@ -22,7 +22,7 @@ from bot.judge import DEPTH, Candidate, Judge
 from bot.kb import CATEGORIES, TZ, Entry, Knowledge, When
 from bot.messages import say
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
-from bot.text import Normalizer, clean, detect_language, group_token, to_traditional
+from bot.text import Normalizer, clean, detect_language, detokenize, group_token, to_traditional
 
 MAX_QUESTION_CHARS = 1000
 
@@ -108,12 +108,14 @@ class Reading:
     asked: frozenset[str]  # the detail aspects it asks (bot/aspects.py)
     ranked: list[_Scored]
     lang: str
+    asking: dict[str, str] | None = None  # the words that ask each aspect (aspects.spans)
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
 _CHUNK = 2048  # answers normalised at a time while building (bounds the memory of their tokens)
 _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
+_OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
@@ -137,6 +139,7 @@ class Engine:
         self.normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
                                      knowledge.fillers, corpus=_corpus(knowledge))
         asks = dict(zip(kinds, sorted(self.normalizer.question_tokens), strict=True))
+        self._asks = asks  # question-word kind (when, where, how_many) → its token
         docs, keys, spelled = self._phrasings(knowledge)
         spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
         self.speller = Speller(spelled)
@@ -152,6 +155,7 @@ class Engine:
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
         }
         self._told: dict[int, aspects.Told] = {}  # derived on first need
+        self._plains: dict[int, str] = {}
         self._overviews: dict[str, Entry | None] = {}
         self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
 
@@ -234,19 +238,27 @@ class Engine:
         if small is not None:
             return small(asked_lang)
         read = self.read(text, asked_lang)
-        return self.decide(read.ranked, read.lang, read.tokens, read.asked)
+        return self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking)
 
     def read(self, text: str, lang: str = "zh") -> Reading:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
         (those telling what is asked first)."""
-        tokens, pinyin = self.understand(text)
+        fixed, pinyin = self.speller.correct(self.normalizer.base_tokens(text))  # understand()
+        tokens = self.normalizer.tokens_from_base(fixed)
         if lang == "en" and pinyin:
             lang = "zh"  # Latin letters that turned out to be pinyin
+        every = aspects.asked(text)
+        # 品博会几月 asks "when" as 品博会几月份 does, though 几月 is no variant of the staff's
+        # question words: the question word's token is added, so the two meet.
+        tokens = tokens + [self._asks[a] for a in sorted(every) if a in self._asks
+                           and self._asks[a] not in tokens]
         ranked = self.rank(tokens)
-        asked = aspects.asked(text) & aspects.DETAILS
+        asked = every & aspects.DETAILS
         if asked and ranked:
-            ranked = self.by_aspect(ranked, asked)
-        return Reading(tokens, asked, ranked, lang)
+            ranked = self.by_aspect(ranked, asked, detokenize(fixed))
+        elif ranked:
+            ranked = self._overview_first(ranked, tokens)
+        return Reading(tokens, asked, ranked, lang, aspects.spans(text))
 
     def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
         """The answer of one entry, for a suggestion the citizen picked."""
@@ -374,40 +386,123 @@ class Engine:
                 [d.date.precision for d in entry.dates], entry.aspects)
         return found
 
-    def by_aspect(self, ranked: list[_Scored], asked: frozenset[str]) -> list[_Scored]:
+    def _plain(self, entry: Entry) -> str:
+        """The entry's answer and phrasings as base text (simplified, numerals as digits)."""
+        key = id(entry)
+        found = self._plains.get(key)
+        if found is None:
+            found = self._plains[key] = Normalizer.base(
+                " ".join((entry.answer.zh, *entry.questions.zh)))
+        return found
+
+    def by_aspect(self, ranked: list[_Scored], asked: frozenset[str],
+                  text: str = "") -> list[_Scored]:
         """The first few entries re-ranked so that one telling what is asked comes before one
         on the same subject that does not (品博会几月 → the expo's date, not its theme)."""
         head = []
+        noun = aspects.counted(text) if "how_many" in asked and text else None
+        # "26家品牌都有哪些": a list of 26 is asked; an answer naming two of them lacks it.
+        listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
+            if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
+                missing = missing | {"how_many"}  # a number of something else
+            if listed >= 4 and aspects.longest_list(r.entry.answer.zh) < listed:
+                missing = missing | {"full_list"}
             score = r.score - _ASPECT_PENALTY if missing else r.score
             head.append(replace(r, score=score, missing=missing))
         head.sort(key=lambda r: r.score, reverse=True)
         return head + ranked[DEPTH * 2:]
 
     def signals(self, ranked: list[_Scored], tokens: list[str],
-                asked: frozenset[str] = frozenset()) -> Signals:
-        """What the fitted decision reads of a question and its best entry."""
+                asked: frozenset[str] = frozenset(),
+                asking: dict[str, str] | None = None) -> Signals:
+        """What the fitted decision reads of a question, its best entry and the next one: is
+        the runner-up a real alternative (another subject, or the asked detail told by it
+        too), or merely a close score?"""
         top = ranked[0]
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        second = ranked[1] if len(ranked) > 1 else None
+        runner_up = second.score if second is not None else 0.0
         query = self.index.query(tokens)
         n = query.words
         unknown = [self._number(t) < 0 for t in query.terms]
         word_info, pair_info = sum(query.info[:n]) or 1.0, sum(query.info[n:]) or 1.0
+        told = self.told(top.entry).aspects
+        asking_tokens = {t for name, words in (asking or {}).items() if name in told
+                         for t in self.normalizer.tokens(words)}
+        pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
             top.score, top.score - runner_up, top.explained, top.foreign, top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
             sum(i for i, u in zip(query.info[n:], unknown[n:], strict=True) if u) / pair_info,
-            len(tokens), len(ranked[1].missing) if len(ranked) > 1 else 0)
+            len(tokens), len(second.missing) if second is not None else 0,
+            runner_explained=second.explained if second is not None else 0.0,
+            runner_foreign=bool(second.foreign) if second is not None else False,
+            top_only=pair[0], runner_only=pair[1], subject_top=pair[2], subject_runner=pair[3],
+            overview=not asked and pair[5] >= 0.9 and self._is_overview(top, tokens),
+            same_entry_family=pair[4], explained_asked=pair[5],
+            bare_name=not asking and bool(tokens) and all(
+                t in self.normalizer.named_tokens for t in tokens))
+
+    def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,
+                        asking: set[str]) -> tuple[float, float, float, float, bool, float]:
+        """(share of the question's information only the best entry knows, share only the
+        runner-up knows, share of the question's named things the best entry speaks of, the
+        same for the runner-up, whether both speak of every named thing, the share of the
+        question the best entry accounts for when the words asking an aspect it tells count
+        as known) — the subject test of "did you mean": a runner-up that knows nothing the
+        best does not is no alternative."""
+        n = query.words
+        terms, info = query.terms[:n], query.info[:n]
+        keys = [top.hit.key] + ([second.hit.key] if second is not None else [])
+        numbers = [i if i >= 0 else self._answer_only.get(t, -1)
+                   for t, i in zip(terms, query.ids[:n], strict=True)]
+        held = self._entry_terms.held(keys, numbers + [_ASKED + x if x >= 0 else -1
+                                                       for x in numbers])
+        known = held[:n] | held[n:]
+        total = sum(info) or 1.0
+        if second is None:
+            known = np.concatenate([known, np.zeros((n, 1), dtype=bool)], axis=1)
+        weights = np.asarray(info) if n else np.zeros(0)
+        asks = np.array([t in asking for t in terms], dtype=bool)
+        # the words asking an aspect (在几月份) are the told features' concern, not the subject's
+        top_only = float(weights[known[:, 0] & ~known[:, 1] & ~asks].sum()) / total
+        runner_only = float(weights[known[:, 1] & ~known[:, 0] & ~asks].sum()) / total
+        explained = float(weights[known[:, 0] | asks].sum()) / total if n else 0.0
+        named = [i for i, t in enumerate(terms) if t in self.normalizer.named_tokens]
+        if not named:
+            return top_only, runner_only, 0.0, 0.0, False, explained
+        a, b = known[named, 0], known[named, 1]
+        return (top_only, runner_only, float(a.mean()), float(b.mean()), bool(a.all() and b.all()),
+                explained)
+
+    def _overview_first(self, ranked: list[_Scored], tokens: list[str]) -> list[_Scored]:
+        """A question that asks nothing specific of a named thing (品博会, 品博会是什么) gets
+        the thing's overview first when it is among the first few, not the entry whose
+        phrasing happens to be closest (its date)."""
+        names = [t for t in dict.fromkeys(tokens) if t in self.normalizer.named_tokens]
+        if len(names) != 1:
+            return ranked
+        overview = self._overview(names[0])
+        for i, r in enumerate(ranked[1:DEPTH], start=1):
+            if r.entry is overview and ranked[0].score - r.score <= _OVERVIEW_WITHIN:
+                return [r, *ranked[:i], *ranked[i + 1:]]
+        return ranked
+
+    def _is_overview(self, top: _Scored, tokens: list[str]) -> bool:
+        """Whether the best entry is the overview of a named thing the question names."""
+        return any(self._overview(t) is top.entry
+                   for t in dict.fromkeys(tokens) if t in self.normalizer.named_tokens)
 
     def decide(self, ranked: list[_Scored], lang: str, tokens: list[str] | None = None,
-               asked: frozenset[str] = frozenset()) -> Reply:
+               asked: frozenset[str] = frozenset(),
+               asking: dict[str, str] | None = None) -> Reply:
         t = self.thresholds
         top = ranked[0] if ranked else None
         fitted = self.decision is not None and tokens is not None and self.judge is None
         if top is not None and fitted:
-            if self.decision.answers(self.signals(ranked, tokens, asked)):  # type: ignore[union-attr,arg-type]
+            if self.decision.answers(self.signals(ranked, tokens, asked, asking)):  # type: ignore[union-attr,arg-type]
                 return self._answer(top.entry, top.score, lang)
             about = self._lacking(ranked, tokens) if asked else None
             if about is not None:
@@ -617,6 +712,7 @@ def _common(question: str, entry: Entry) -> str:
             if not all("\u4e00" <= ch <= "\u9fff" for ch in piece) or piece not in text:
                 break
             best = piece
+    best = best.rstrip("是的了在")  # 袁瑛政是 (in "袁瑛政是……主任") names 袁瑛政
     return best if len(best) >= 2 else ""
 
 

@@ -541,7 +541,8 @@ class Speller:
       knowledge never uses but whose pinyin matches a pair it does use, differing in one place;
     - pinyin typed in Latin letters (pinbohui): split into syllables, each turned into the
       character the knowledge uses for it in that neighbourhood;
-    - an English word the knowledge does not know: the closest word it knows (ratio ≥ 80).
+    - an English word the knowledge does not know: the closest word it knows (ratio ≥ 80);
+    - a character typed twice where the knowledge never doubles it (品博会会).
     """
 
     def __init__(self, docs: Iterable[Sequence[str]]) -> None:
@@ -588,6 +589,9 @@ class Speller:
                 fixed = self._latin(token)
                 pinyin = pinyin or (fixed != [token] and is_cjk_token(fixed[0]))
                 out.extend(fixed)
+            elif out and token == out[-1] and is_cjk_token(token) and \
+                    token + BIGRAM_SEP + token not in self._known:
+                continue  # a character typed twice (品博会会): the knowledge never doubles it
             else:
                 out.append(token)
         return self._homophones(out), pinyin

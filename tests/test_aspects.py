@@ -3,7 +3,8 @@ entry tells (derived, or stated by staff)."""
 
 import pytest
 
-from bot.aspects import asked, derive
+from bot.aspects import asked, counted, derive
+from bot.engine import Engine, Status
 
 # (aspect, simplified, traditional, English): each reads as asking that aspect.
 CASES = [
@@ -26,6 +27,11 @@ CASES = [
     ("eligibility", "参加故事大赛需要什么条件", "參加故事大賽需要什麼條件",
      "Who is eligible for the contest?"),
     ("age", "高善武多大年纪", "高善武多大年紀", "How old is Gao Shanwu?"),
+    ("founded", "卡奥斯是哪一年成立的", "卡奧斯是哪一年成立的", "When was COSMOPlat founded?"),
+    ("hometown", "李茂喜是哪里人", "李茂喜是哪裡人", "What is the hometown of Li Maoxi?"),
+    ("full_list", "市长质量奖企业的完整名单", "市長質量獎企業的完整名單",
+     "Give me the full list of the mayor's award winners"),
+    ("duration", "品博会要办几天", "品博會要辦幾天", "How many days does the expo last?"),
 ]
 
 
@@ -66,3 +72,50 @@ def test_a_phrasing_lends_only_loose_aspects() -> None:
 def test_staff_can_state_what_an_entry_tells() -> None:
     told = derive(["品博会门票"], "免费参观。", [], ["price"])
     assert told.aspects == {"price"} and told.stated
+
+
+def test_the_report_date_dates_no_fact() -> None:
+    # "截至2022年9月报道时" says when the report was written, not when the award was given
+    told = derive([], "截至2022年9月报道时，青岛获得过马德里国际注册特别奖。", [], None)
+    assert "when" not in told.aspects
+    assert "when" in derive([], "中国品牌日于2017年设立。", [], None).aspects
+
+
+def test_a_list_ending_in_etc_is_not_the_full_list() -> None:
+    cut = derive([], "甲公司、乙公司等10家企业获奖。", [], None)
+    assert "which" in cut.aspects and "full_list" not in cut.aspects
+    whole = derive([], "三家获奖：甲公司、乙公司和丙学校。", [], None)
+    assert "full_list" in whole.aspects
+
+
+def test_a_count_is_of_something() -> None:
+    assert counted("总部基地有多少名保安") == "保安"
+    assert counted("平台服务了多少家企业") == "企业"
+    assert counted("一共有几个") is None
+
+
+def test_a_count_of_something_the_entry_never_names_is_not_answered(engine: Engine) -> None:
+    reply = engine.ask("总部基地有多少名保安")  # the base's figures are money and floor space
+    assert reply.status is not Status.ANSWER
+
+
+def test_a_month_asked_in_other_words_meets_the_date(engine: Engine) -> None:
+    for question in ("品博会几月", "品博会哪个月办", "品博会在几月份"):
+        reply = engine.ask(question)
+        assert reply.status is Status.ANSWER and reply.entry_id == "expo-date", question
+
+
+def test_a_bare_name_offers_its_overview_first(engine: Engine) -> None:
+    reply = engine.ask("品博会")
+    assert reply.status is Status.CLARIFY and reply.suggestions[0].entry_id == "expo-overview"
+
+
+def test_a_founding_year_the_article_does_not_give_gets_the_honest_reply(engine: Engine) -> None:
+    reply = engine.ask("中车四方是哪一年成立的")
+    assert reply.status is Status.FALLBACK
+
+
+def test_a_home_town_not_in_the_article_is_said_so_of_the_person(engine: Engine) -> None:
+    reply = engine.ask("袁瑛政是哪里人")
+    assert reply.kind == "detail_not_in_source"
+    assert reply.text.startswith("报道没有提到袁瑛政的籍贯")
