@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,14 @@ from bot.dialogue import Dialogue, Scheduler, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
 from bot.kb import Knowledge, KnowledgeError, load_knowledge
-from bot.limits import Network, RateLimit, SignedSessions, TokenBucket, parse_networks
+from bot.limits import (
+    Network,
+    RateLimit,
+    SharedTokenBucket,
+    SignedSessions,
+    TokenBucket,
+    parse_networks,
+)
 from bot.reload import KnowledgeWatcher, ReloadResult
 from bot.settings import Settings
 from bot.store import Store, StoreError
@@ -115,13 +123,20 @@ async def storage(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     store = await Store.open(state.settings.database)  # StoreError: serve() says it in one line
     state.store = store
-    state.sessions = _sessions(state.settings.data_dir)
+    log.info("database: %s", store.describe())  # a URL without its password
+    shared = store.kind == "postgresql"
+    if shared:  # replicas: one session key, one salt and one rate limit for all of them
+        state.sessions = SignedSessions(await store.shared_secret(SESSION_KEY_FILE, _now()))
+        state.rate_limit = SharedTokenBucket(store, state.settings.rate_limit_per_minute)
+    else:
+        state.sessions = _sessions(state.settings.data_dir)
     state.dialogue = Dialogue(store, lambda: open_day_of(state.engine.knowledge),
                               reminder_time=state.settings.reminder_time,
                               signups_per_client=state.settings.signups_per_client_per_day)
     state.conversation.dialogue = state.dialogue
+    salt = await store.shared_secret("insights.salt", _now()) if shared else None
     recorder = state.recorder = _recorder(store, state.settings.data_dir,
-                                          state.settings.misses_retention_days)
+                                          state.settings.misses_retention_days, salt)
     state.conversation.recorder = recorder
     scheduler = asyncio.create_task(Scheduler(state.dialogue).run(), name="open-day scheduler")
     flusher = asyncio.create_task(recorder.run(), name="question counts") if recorder else None
@@ -155,9 +170,14 @@ def _sessions(data_dir: Path) -> SignedSessions:
         return SignedSessions(secrets.token_bytes(32))
 
 
-def _recorder(store: Store, data_dir: Path, retention_days: int = 180) -> Recorder | None:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _recorder(store: Store, data_dir: Path, retention_days: int = 180,
+              salt: bytes | None = None) -> Recorder | None:
     try:
-        return Recorder(store, load_salt(data_dir), retention_days=retention_days)
+        return Recorder(store, salt or load_salt(data_dir), retention_days=retention_days)
     except (OSError, RuntimeError) as exc:  # answering matters more than the statistics
         log.error("questions are not recorded for statistics and review: %s", exc)
         return None

@@ -1,9 +1,13 @@
 """Small interfaces that keep scripts from crowding people out: web sessions the server
 issues, request rate limits, per-person locks, and the address a request came from.
 
-Each is in memory, for one process. A deployment with several replicas (issue 13) swaps in
-implementations backed by the shared database or a cache behind the same methods
-(:class:`RateLimit`, :class:`SessionIssuer`); callers never see the difference.
+Each is in memory, for one process, except what several replicas over one PostgreSQL
+database must share (``bot/app.py`` wires it): the session signing key (kept in the database,
+:meth:`bot.store.Store.shared_secret`, so a cookie one replica issued is good at every other)
+and the request rate limit (:class:`SharedTokenBucket`, one row per client address). PostgreSQL
+holds that rate without Redis (see the README's figures). Per-person order stays per replica:
+two requests of one person that reach two replicas at once are serialised by the database
+instead (a booking holds its session, a claim or a reminder is a conditional update).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -82,9 +86,30 @@ class SignedSessions:
 
 
 class RateLimit(Protocol):
-    def hit(self, key: str) -> float | None:
-        """Count one request of ``key``: None if allowed, else seconds until one would be."""
+    def hit(self, key: str) -> float | None | Awaitable[float | None]:
+        """Count one request of ``key``: None if allowed, else seconds until one would be
+        (awaited first when the limit is shared: :class:`SharedTokenBucket`)."""
         ...
+
+
+class RateStore(Protocol):
+    async def rate_hit(self, key: str, per_minute: int, at: float) -> float | None: ...
+
+
+class SharedTokenBucket:
+    """:class:`TokenBucket`'s rule with the buckets in the shared database: every replica
+    counts against the same ``per_minute`` per client address; 0 = off."""
+
+    def __init__(self, store: RateStore, per_minute: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.per_minute = per_minute
+        self.clock = clock  # wall clock: the replicas' clocks agree, their monotonic ones do not
+
+    async def hit(self, key: str) -> float | None:
+        if self.per_minute <= 0:
+            return None
+        return await self.store.rate_hit(key, self.per_minute, self.clock())
 
 
 class TokenBucket:
@@ -205,5 +230,6 @@ def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
     return any(address.version == n.version and address in n for n in trusted)
 
 
-__all__ = ["PersonLocks", "RateLimit", "SessionIssuer", "SignedSessions", "TokenBucket",
+__all__ = ["PersonLocks", "RateLimit", "SessionIssuer", "SharedTokenBucket", "SignedSessions",
+           "TokenBucket",
            "client_address", "is_trusted", "parse_networks", "retry_after"]
