@@ -92,3 +92,15 @@ def test_polling_with_postgresql_stops_start_up_with_one_line(tmp_path: Path) ->
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "TELEGRAM_WEBHOOK_URL is required" in lines[0], done.stderr
     assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_an_unreachable_postgresql_stops_start_up_without_the_password(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql://qqm:s3cret-pw@127.0.0.1:1/qqm",
+           "DATA_DIR": str(tmp_path), "PORT": "0"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    done = subprocess.run([sys.executable, str(ROOT / "run_bot.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Cannot start: database postgresql://qqm:***@127.0.0.1:1/qqm cannot be reached" \
+        in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
