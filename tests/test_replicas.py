@@ -29,6 +29,7 @@ import pytest
 from bot.kb import TZ
 from bot.limits import SignedSessions
 from bot.store import Store
+from tests.fake_bot_api import FakeBotApi
 from tests.open_day_helpers import SESSION_A, SESSION_B, knowledge_copy
 from tests.paths import ROOT
 from tests.pg_helpers import fresh_schema
@@ -238,3 +239,76 @@ async def test_two_replicas_share_seats_sessions_reminders_and_survive_a_kill(
     assert shown <= {r["code"] for r in b}  # every booking a citizen was shown is kept
     assert len(b) == len(burst) and sum(r["status"] == "booked" for r in b) == 15
     assert reminders == 1
+
+
+WEBHOOK = "https://bot.example.org/telegram/hook"
+SECRET = "replica_Secret-1"
+
+
+async def test_telegram_webhook_updates_alternating_between_replicas_sign_one_up(
+        cluster: tuple[str, dict[str, str], Path]) -> None:
+    url, env, root = cluster
+    async with FakeBotApi() as fake:
+        env = {**env, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
+               "TELEGRAM_WEBHOOK_URL": WEBHOOK, "TELEGRAM_WEBHOOK_SECRET": SECRET}
+        replicas = []
+        for i in range(2):
+            (root / f"t{i}").mkdir()
+            replicas.append(await Replica.start(
+                {**env, "DATA_DIR": str(root / f"t{i}" / "data")}, root / f"t{i}"))
+        try:
+            [hook] = fake.of("setWebhook")  # one replica set it; the other found it done
+            assert hook.params["url"] == WEBHOOK and hook.params["secret_token"] == SECRET
+            assert fake.polls == 0
+            update_ids = iter(range(9000, 10**6))
+            turn = iter(range(10**6))
+            me = 4242
+
+            async with aiohttp.ClientSession() as http:
+                async def send(body: dict[str, Any]) -> Any:
+                    before = len(fake.sent(me))
+                    replica = replicas[next(turn) % 2]
+                    async with http.post(replica.base + "/telegram/hook",
+                                         json={"update_id": next(update_ids), **body},
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                                         ) as response:
+                        assert response.status == 200
+                    return (await fake.wait_sent(1, chat_id=me, after=before, timeout=20))[-1]
+
+                def message(text: str, command: bool = False) -> dict[str, Any]:
+                    entities = ([{"type": "bot_command", "offset": 0, "length": len(text)}]
+                                if command else None)
+                    return {"message": fake.message_body(text, user_id=me, entities=entities)}
+
+                def press(data: str) -> dict[str, Any]:
+                    return {"callback_query": {
+                        "id": str(next(update_ids)), "chat_instance": "ci", "data": data,
+                        "from": {"id": me, "is_bot": False, "first_name": "Me",
+                                 "language_code": "zh-hans"},
+                        "message": {"message_id": next(update_ids), "date": 0, "text": "…",
+                                    "chat": {"id": me, "type": "private"},
+                                    "from": fake.bot_user}}}
+
+                listed = await send(message("/signup", command=True))
+                assert f"signup:pick:{SESSION_A}" in [d for _, d in listed.buttons()]
+                consent = await send(press(f"signup:pick:{SESSION_A}"))
+                assert "是否同意并继续" in consent.text
+                ask_name = await send(press("signup:consent:yes"))
+                assert "请输入参观人的姓名" in ask_name.text
+                ask_phone = await send(message("王小明"))
+                assert "请输入手机号码" in ask_phone.text
+                confirm = await send(message("13812345678"))
+                assert "signup:confirm" in [d for _, d in confirm.buttons()], confirm.text
+                done = await send(press("signup:confirm"))
+                assert "报名成功" in done.text
+        finally:
+            for replica in replicas:
+                await replica.stop()
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT session_id, user_key, status FROM bookings")
+        flows = await conn.fetchval("SELECT COUNT(*) FROM dialogues")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [(SESSION_A, f"telegram:{me}", "booked")]
+    assert flows == 0

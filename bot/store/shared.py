@@ -5,11 +5,13 @@ token buckets of the request rate limit (:class:`bot.limits.SharedTokenBucket`).
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.store.records import _atomic, _dt, _ts
 
+WEBHOOK_EVERY = timedelta(minutes=10)  # replicas started this close together set it once
 _PURGE_EVERY = 1000  # rate-limit hits between two deletions of idle buckets
 
 
@@ -41,6 +43,15 @@ class SharedMixin:
                 "UPDATE shared_values SET value = 'done', at = ? WHERE name = ? "
                 "AND (value = '' OR at < ?)", (_ts(now), f"job:{name}", _ts(now - every)))
         return changed == 1
+
+    async def webhook_turn(self, url: str, secret: str) -> bool:
+        """Whether this process calls Telegram's ``setWebhook`` at start-up: always with
+        SQLite (one process); with PostgreSQL, the first replica to start within
+        :data:`WEBHOOK_EVERY` for this URL and secret (the others find it done)."""
+        if self._db.kind == "sqlite":
+            return True
+        digest = hashlib.sha256(f"{url}\n{secret}".encode()).hexdigest()[:16]
+        return await self.claim_job(f"setWebhook:{digest}", datetime.now(UTC), WEBHOOK_EVERY)
 
     async def job_done_at(self, name: str) -> datetime | None:
         rows = await self._rows("SELECT at FROM shared_values WHERE name = ? AND value = 'done'",
