@@ -35,7 +35,9 @@ from bot.insights import Recorder, load_salt
 from bot.kb import Knowledge, KnowledgeError, load_knowledge
 from bot.limits import (
     Network,
+    PersonLocks,
     RateLimit,
+    SharedPersonLocks,
     SharedTokenBucket,
     SignedSessions,
     TokenBucket,
@@ -128,6 +130,7 @@ async def storage(app: web.Application) -> AsyncIterator[None]:
     if shared:  # replicas: one session key, one salt and one rate limit for all of them
         state.sessions = SignedSessions(await store.shared_secret(SESSION_KEY_FILE, _now()))
         state.rate_limit = SharedTokenBucket(store, state.settings.rate_limit_per_minute)
+        _share_person_order(state.conversation, store)
     else:
         state.sessions = _sessions(state.settings.data_dir)
     state.dialogue = Dialogue(store, lambda: open_day_of(state.engine.knowledge),
@@ -168,6 +171,15 @@ def _sessions(data_dir: Path) -> SignedSessions:
     except (OSError, RuntimeError) as exc:  # still safe: a key for this process only
         log.error("web sessions will not survive a restart: %s", exc)
         return SignedSessions(secrets.token_bytes(32))
+
+
+def _share_person_order(conversation: Conversation, store: Store) -> None:
+    """One person's requests one at a time across replicas too (:class:`SharedPersonLocks`
+    in place of the conversation's in-process locks)."""
+    if isinstance(getattr(conversation, "_locks", None), PersonLocks):
+        conversation._locks = SharedPersonLocks(store)  # type: ignore[attr-defined]
+    else:  # the conversation changed shape: say so rather than silently not sharing
+        log.warning("per-person order is per replica: the conversation has no _locks")
 
 
 def _now() -> datetime:

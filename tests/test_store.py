@@ -379,3 +379,31 @@ async def test_shared_secret_job_and_rate_limit_are_the_same_for_two_stores(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_one_persons_requests_take_turns_across_two_stores(where: Path | str) -> None:
+    from bot.limits import SharedPersonLocks
+
+    first, second = await Store.open(where), await Store.open(where)
+    try:
+        locks = [SharedPersonLocks(first), SharedPersonLocks(second)]
+        inside: list[str] = []
+        order: list[str] = []
+
+        async def step(i: int, key: str) -> None:
+            async with locks[i % 2].hold(key):
+                inside.append(key)
+                assert inside.count(key) == 1  # nobody else holds this person
+                await asyncio.sleep(0.01)
+                order.append(key)
+                inside.remove(key)
+
+        await asyncio.gather(*(step(i, f"web:{i % 3}") for i in range(12)))
+        assert sorted(order) == sorted(f"web:{i % 3}" for i in range(12))
+        # a lease left by a replica that died is taken over once it expires
+        assert await first.take_lease("web:dead", "gone", 1000.0, 30.0)
+        assert not await second.take_lease("web:dead", "other", 1010.0, 30.0)
+        assert await second.take_lease("web:dead", "other", 1031.0, 30.0)
+    finally:
+        await first.close()
+        await second.close()

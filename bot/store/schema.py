@@ -162,5 +162,11 @@ MIGRATIONS.append((  # 4: several replicas over one database (issue 13)
         allowed INTEGER NOT NULL DEFAULT 1
     )""",
     "CREATE INDEX rate_buckets_by_time ON rate_buckets (at)",
+    # Leases that serialise one person's requests across replicas (bot.limits.SharedPersonLocks).
+    """CREATE TABLE person_locks (
+        key TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until REAL NOT NULL
+    )""",
 ))
 SCHEMA_VERSION = len(MIGRATIONS)

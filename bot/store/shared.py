@@ -58,6 +58,23 @@ class SharedMixin:
                                 (f"job:{name}",))
         return _dt(rows[0][0]) if rows else None
 
+    @_atomic
+    async def take_lease(self, key: str, holder: str, at: float, seconds: float) -> bool:
+        """Take ``key`` for ``holder`` until ``at + seconds`` unless someone else holds it
+        (an expired lease is taken over: its holder died)."""
+        async with self._write() as db:
+            changed = await db.execute(
+                "INSERT INTO person_locks (key, holder, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, until = excluded.until "
+                "WHERE person_locks.until < ?", (key, holder, at + seconds, at))
+        return changed == 1
+
+    @_atomic
+    async def drop_lease(self, key: str, holder: str) -> None:
+        async with self._write() as db:
+            await db.execute("DELETE FROM person_locks WHERE key = ? AND holder = ?",
+                             (key, holder))
+
     async def rate_hit(self, key: str, per_minute: int, at: float) -> float | None:
         """One request of ``key`` against a token bucket of ``per_minute`` tokens (refilled
         continuously) shared by every replica: None if allowed, else the seconds until a
