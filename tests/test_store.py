@@ -407,3 +407,19 @@ async def test_one_persons_requests_take_turns_across_two_stores(where: Path | s
     finally:
         await first.close()
         await second.close()
+
+
+async def test_two_stores_flushing_the_same_counts_at_once_add_up(where: Path | str) -> None:
+    from bot.store import OutcomeCount
+
+    first, second = await Store.open(where), await Store.open(where)
+    try:
+        counts = [OutcomeCount("2026-11-24", "web", "answer", "knowledge", f"e{i}", 1, 2.0, 2.0)
+                  for i in range(40)]
+        await asyncio.gather(*(s.record_counts(counts if n % 2 else counts[::-1])
+                               for n in range(8) for s in [(first, second)[n % 2]]))
+        totals = await first.outcome_counts()
+    finally:
+        await first.close()
+        await second.close()
+    assert len(totals) == 40 and {t.count for t in totals} == {8}

@@ -172,7 +172,7 @@ class BookingsMixin:
         file and for the retention period."""
         changed = 0
         async with self._write() as db:
-            for session_id, (institution, start) in sessions.items():
+            for session_id, (institution, start) in sorted(sessions.items()):  # lock order
                 changed += await db.execute(
                     "UPDATE bookings SET institution = ?, session_start = ? WHERE session_id = ? "
                     "AND (institution <> ? OR session_start IS NULL OR session_start <> ?)",

@@ -57,7 +57,9 @@ class QuestionsMixin:
     async def record_counts(self, counts: Iterable[OutcomeCount]) -> None:
         """Add many questions' counts at once (what the recorder gathered in memory)."""
         async with self._write() as db:
-            for c in counts:
+            # in key order: two replicas flushing at once lock the rows in the same order
+            for c in sorted(counts, key=lambda c: (c.day, c.channel, c.status, c.kind,
+                                                   c.entry_id or "")):
                 await db.execute(
                     "INSERT INTO question_counts (day, channel, status, kind, entry_id, count, "
                     "latency_ms_sum, latency_ms_max) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
