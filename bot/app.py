@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -32,7 +33,7 @@ from bot.dialogue import Dialogue, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
 from bot.kb import KnowledgeError, load_knowledge
-from bot.limits import SignedSessions
+from bot.limits import SharedPersonLocks, SharedTokenBucket, SignedSessions
 from bot.outbox import Scheduler
 from bot.reload import KnowledgeWatcher, ReloadResult
 from bot.settings import Settings
@@ -73,13 +74,21 @@ async def storage(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     store = await Store.open(state.settings.database)  # StoreError: serve() says it in one line
     state.store = store
-    state.sessions = _sessions(state.settings.data_dir)
+    log.info("database: %s", store.describe())  # a URL without its password
+    shared = store.kind == "postgresql"
+    if shared:  # replicas: one session key, one salt and one rate limit for all of them
+        state.sessions = SignedSessions(await store.shared_secret(SESSION_KEY_FILE, _now()))
+        state.rate_limit = SharedTokenBucket(store, state.settings.rate_limit_per_minute)
+        state.conversation.locks = SharedPersonLocks(store)  # one person's turns, all replicas
+    else:
+        state.sessions = _sessions(state.settings.data_dir)
     state.dialogue = Dialogue(store, lambda: open_day_of(state.engine.knowledge),
                               reminder_time=state.settings.reminder_time,
                               signups_per_client=state.settings.signups_per_client_per_day)
     state.conversation.dialogue = state.dialogue
+    salt = await store.shared_secret("insights.salt", _now()) if shared else None
     recorder = state.recorder = _recorder(store, state.settings.data_dir,
-                                          state.settings.misses_retention_days)
+                                          state.settings.misses_retention_days, salt)
     state.conversation.recorder = recorder
     scheduler = asyncio.create_task(Scheduler(state.dialogue).run(), name="open-day scheduler")
     flusher = asyncio.create_task(recorder.run(), name="question counts") if recorder else None
@@ -113,9 +122,14 @@ def _sessions(data_dir: Path) -> SignedSessions:
         return SignedSessions(secrets.token_bytes(32))
 
 
-def _recorder(store: Store, data_dir: Path, retention_days: int = 180) -> Recorder | None:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _recorder(store: Store, data_dir: Path, retention_days: int = 180,
+              salt: bytes | None = None) -> Recorder | None:
     try:
-        return Recorder(store, load_salt(data_dir), retention_days=retention_days)
+        return Recorder(store, salt or load_salt(data_dir), retention_days=retention_days)
     except (OSError, RuntimeError) as exc:  # answering matters more than the statistics
         log.error("questions are not recorded for statistics and review: %s", exc)
         return None

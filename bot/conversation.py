@@ -126,7 +126,9 @@ class Conversation:
         self._pending: _Recent[_Pending] = _Recent()  # by asker
         self._asked: _Recent[_Asked] = _Recent()  # by (asker, entry id)
         self._votes: _Recent[_Vote] = _Recent()  # by (asker, entry id)
-        self._locks = PersonLocks()
+        # One person's requests one at a time; replicas over PostgreSQL put a shared kind
+        # here (bot.limits.SharedPersonLocks), so the order holds across processes too.
+        self.locks: PersonLocks = PersonLocks()
 
     @property
     def engine(self) -> Engine:
@@ -147,7 +149,7 @@ class Conversation:
         """Typed text. One person's calls run one at a time (every channel), and a database
         that cannot be written gives a "try again later" reply instead of an error."""
         started = time.perf_counter()
-        async with self._locks.hold(self._key(asker)):
+        async with self.locks.hold(self._key(asker)):
             try:
                 return await self._text(asker, text, started)
             except StoreUnavailable:
@@ -155,7 +157,7 @@ class Conversation:
 
     async def press(self, asker: Asker, action: str) -> Reply:
         """A button press; serialised per person like :meth:`text`."""
-        async with self._locks.hold(self._key(asker)):
+        async with self.locks.hold(self._key(asker)):
             try:
                 return await self._press(asker, action)
             except StoreUnavailable:

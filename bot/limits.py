@@ -1,9 +1,12 @@
 """Small interfaces that keep scripts from crowding people out: web sessions the server
 issues, request rate limits, per-person locks, and the address a request came from.
 
-Each is in memory, for one process. A deployment with several replicas (issue 13) swaps in
-implementations backed by the shared database or a cache behind the same methods
-(:class:`RateLimit`, :class:`SessionIssuer`); callers never see the difference.
+Each is in memory, for one process, except what several replicas over one PostgreSQL
+database must share (``bot/app.py`` wires it): the session signing key (kept in the database,
+:meth:`bot.store.Store.shared_secret`, so a cookie one replica issued is good at every other)
+and the request rate limit (:class:`SharedTokenBucket`, one row per client address). PostgreSQL
+holds that rate without Redis (see the README's figures). One person's requests take turns
+across replicas too (:class:`SharedPersonLocks`: a lease row per person while a step runs).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -82,9 +85,30 @@ class SignedSessions:
 
 
 class RateLimit(Protocol):
-    def hit(self, key: str) -> float | None:
-        """Count one request of ``key``: None if allowed, else seconds until one would be."""
+    def hit(self, key: str) -> float | None | Awaitable[float | None]:
+        """Count one request of ``key``: None if allowed, else seconds until one would be
+        (awaited first when the limit is shared: :class:`SharedTokenBucket`)."""
         ...
+
+
+class RateStore(Protocol):
+    async def rate_hit(self, key: str, per_minute: int, at: float) -> float | None: ...
+
+
+class SharedTokenBucket:
+    """:class:`TokenBucket`'s rule with the buckets in the shared database: every replica
+    counts against the same ``per_minute`` per client address; 0 = off."""
+
+    def __init__(self, store: RateStore, per_minute: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.per_minute = per_minute
+        self.clock = clock  # wall clock: the replicas' clocks agree, their monotonic ones do not
+
+    async def hit(self, key: str) -> float | None:
+        if self.per_minute <= 0:
+            return None
+        return await self.store.rate_hit(key, self.per_minute, self.clock())
 
 
 class TokenBucket:
@@ -149,6 +173,59 @@ class PersonLocks:
         return len(self._locks)
 
 
+class LeaseStore(Protocol):
+    async def take_lease(self, key: str, holder: str, at: float, seconds: float) -> bool: ...
+
+    async def drop_lease(self, key: str, holder: str) -> None: ...
+
+
+class SharedPersonLocks(PersonLocks):
+    """:class:`PersonLocks` across replicas: after the replica's own lock, a lease row in the
+    shared database (taken by an upsert that succeeds only when nobody else holds it), so a
+    button press and a typed message of one person that reach two replicas at once still run
+    one after the other. A lease outlives no replica by more than ``lease`` seconds."""
+
+    def __init__(self, store: LeaseStore, lease: float = 10.0, poll: float = 0.01,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.store, self.lease, self.poll, self.clock = store, lease, poll, clock
+        self.holder = secrets.token_hex(8)  # this replica
+        self._dropping: set[asyncio.Future[None]] = set()  # kept alive until done
+
+    @asynccontextmanager
+    async def hold(self, key: str | None) -> AsyncIterator[None]:
+        async with super().hold(key):
+            if key is None:
+                yield
+                return
+            wait = self.poll
+            while not await self._take(key):
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 0.2)
+            try:
+                yield
+            finally:
+                await self.store.drop_lease(key, self.holder)
+
+
+    async def _take(self, key: str) -> bool:
+        """One try; a caller cancelled meanwhile (a closed connection) never leaves the lease
+        behind: it is dropped as soon as the try that took it ends."""
+        task = asyncio.ensure_future(self.store.take_lease(key, self.holder, self.clock(),
+                                                           self.lease))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._drop_if_taken(done, key))
+            raise
+
+    def _drop_if_taken(self, done: asyncio.Future[bool], key: str) -> None:
+        if not done.cancelled() and done.exception() is None and done.result():
+            self._dropping.add(task := asyncio.ensure_future(self.store.drop_lease(key,
+                                                                                 self.holder)))
+            task.add_done_callback(self._dropping.discard)
+
+
 # --------------------------------------------------------------------------- client address
 
 
@@ -205,5 +282,7 @@ def _trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
     return any(address.version == n.version and address in n for n in trusted)
 
 
-__all__ = ["PersonLocks", "RateLimit", "SessionIssuer", "SignedSessions", "TokenBucket",
+__all__ = ["PersonLocks", "RateLimit", "SessionIssuer", "SharedPersonLocks", "SharedTokenBucket",
+           "SignedSessions",
+           "TokenBucket",
            "client_address", "is_trusted", "parse_networks", "retry_after"]

@@ -59,11 +59,18 @@ class Settings:
     trusted_proxies: str = ""  # whose X-Forwarded-For to believe (addresses or networks)
     misses_retention_days: int = 180  # how long questions kept for review are kept
     max_concurrent_requests: int = 1000  # requests handled at once (more wait their turn)
+    database_url: str | None = field(default=None, repr=False)  # postgresql://… (a password)
 
     @property
-    def database(self) -> Path:
-        """The SQLite file of bookings, sign-up dialogues and the outbox (in DATA_DIR)."""
-        return self.data_dir / "bot.sqlite3"
+    def database(self) -> Path | str:
+        """Where bookings, sign-up dialogues and the outbox live: the PostgreSQL URL of
+        ``DATABASE_URL``, else the SQLite file in DATA_DIR."""
+        return self.database_url or self.data_dir / "bot.sqlite3"
+
+    @property
+    def shared_database(self) -> bool:
+        """PostgreSQL: several replicas may share it (webhook only, shared limits)."""
+        return self.database_url is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,
@@ -112,6 +119,14 @@ class Settings:
         numbers = {name: _count(get, name, default) for name, default in (
             ("SIGNUPS_PER_CLIENT_PER_DAY", 3), ("RATE_LIMIT_PER_MINUTE", 60),
             ("MISSES_RETENTION_DAYS", 180), ("MAX_CONCURRENT_REQUESTS", 1000))}
+        database_url = get("DATABASE_URL")
+        if database_url and not re.fullmatch(r"postgres(ql)?://\S+", database_url):
+            raise SettingsError("DATABASE_URL must be postgresql://user:password@host/database "
+                                "(leave it empty for the SQLite file in DATA_DIR)")
+        if database_url and token and not webhook:
+            raise SettingsError("TELEGRAM_WEBHOOK_URL is required with DATABASE_URL: replicas "
+                                "sharing a PostgreSQL database cannot all poll Telegram "
+                                "(only one may), so Telegram updates must come by webhook")
         proxies = get("TRUSTED_PROXIES") or ""
         try:
             parse_networks(proxies)
@@ -139,6 +154,7 @@ class Settings:
             trusted_proxies=proxies,
             misses_retention_days=numbers["MISSES_RETENTION_DAYS"],
             max_concurrent_requests=numbers["MAX_CONCURRENT_REQUESTS"],
+            database_url=database_url,
         )
 
 

@@ -63,3 +63,44 @@ def test_start_up_stops_with_one_line_and_no_secret(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "PORT" in run.stderr
     assert secret not in run.stdout + run.stderr
+
+
+def test_postgresql_selects_the_shared_store_and_refuses_telegram_polling(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    url = "postgresql://qqm:s3cret-pw@db.internal/qqm"
+    settings = Settings.from_env({"DATABASE_URL": url}, dotenv=missing)
+    assert settings.database == url and settings.shared_database
+    assert "s3cret-pw" not in repr(settings)
+    assert Settings.from_env({}, dotenv=missing).database == Path.cwd() / "data" / "bot.sqlite3"
+    with pytest.raises(SettingsError, match="DATABASE_URL must be postgresql://"):
+        Settings.from_env({"DATABASE_URL": "mysql://x/y"}, dotenv=missing)
+    with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_URL is required with DATABASE_URL"):
+        Settings.from_env({"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": "123:abc"}, dotenv=missing)
+    webhook = Settings.from_env({"DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": "123:abc",
+                                 "TELEGRAM_WEBHOOK_URL": "https://bot.example/tg",
+                                 "TELEGRAM_WEBHOOK_SECRET": "x"}, dotenv=missing)
+    assert webhook.telegram_webhook_url == "https://bot.example/tg"
+
+
+def test_polling_with_postgresql_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql://qqm:s3cret-pw@127.0.0.1:1/qqm",
+           "TELEGRAM_BOT_TOKEN": "123:abc", "DATA_DIR": str(tmp_path)}
+    env.pop("TELEGRAM_WEBHOOK_URL", None)
+    done = subprocess.run([sys.executable, str(ROOT / "run_bot.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "TELEGRAM_WEBHOOK_URL is required" in lines[0], done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+def test_an_unreachable_postgresql_stops_start_up_without_the_password(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql://qqm:s3cret-pw@127.0.0.1:1/qqm",
+           "DATA_DIR": str(tmp_path), "PORT": "0"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    done = subprocess.run([sys.executable, str(ROOT / "run_bot.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Cannot start: database postgresql://qqm:***@127.0.0.1:1/qqm cannot be reached" \
+        in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout

@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import re
@@ -201,15 +202,22 @@ async def _healthz(request: web.Request) -> web.Response:
     problem = await _storage_problem(request.app)
     if problem is not None:
         return _json({"status": "unavailable", "error": "storage_unavailable",
+                      "store": _store_kind(state), "store_ok": False,
                       "message": _message("storage_unavailable", _lang(request)),
                       "detail": problem}, status=503)
     return _json({
         "status": "ok",
+        "store": _store_kind(state), "store_ok": True,
         "knowledge_version": knowledge.version,
         "entries": len(knowledge.entries),
         "loaded_at": datetime.fromtimestamp(state.loaded_at, UTC).isoformat(timespec="seconds"),
         "uptime_s": round(time.time() - state.started, 3),
     })
+
+
+def _store_kind(state: Any) -> str | None:
+    """``sqlite`` or ``postgresql`` (issue 13): which database this replica uses."""
+    return state.store.kind if state.store is not None else None
 
 
 HEALTH_KEPT = 1.0  # seconds a good database check is reused: probes cost a write a second
@@ -398,6 +406,8 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         if api:
             wait = state.rate_limit.hit(request[CLIENT_KEY])
+            if inspect.isawaitable(wait):  # shared by the replicas (bot.limits)
+                wait = await wait
             if wait is not None:
                 raise ApiError(429, "rate_limited", "too many requests from this address",
                                retry_after(wait))

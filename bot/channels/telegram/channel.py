@@ -173,9 +173,13 @@ class TelegramBot:
             await application.initialize()
             await self.set_commands(application)
             if application.updater is None:
-                await application.bot.set_webhook(
-                    self.settings.telegram_webhook_url or "", allowed_updates=ALLOWED_UPDATES,
-                    secret_token=self.settings.telegram_webhook_secret)
+                store = self.state.store  # replicas over PostgreSQL: one of them sets it
+                if store is None or await store.webhook_turn(
+                        self.settings.telegram_webhook_url or "",
+                        self.settings.telegram_webhook_secret or ""):
+                    await application.bot.set_webhook(
+                        self.settings.telegram_webhook_url or "", allowed_updates=ALLOWED_UPDATES,
+                        secret_token=self.settings.telegram_webhook_secret)
             else:
                 await application.updater.start_polling(
                     timeout=self.poll_timeout, drop_pending_updates=False,
