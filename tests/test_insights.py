@@ -278,7 +278,7 @@ async def test_a_version_1_database_is_migrated_with_its_bookings(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch
                                                                   ) -> None:
     path = tmp_path / "bot.sqlite3"
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(store_module.schema, "SCHEMA_VERSION", 1)
     async with await Store.open(path) as old:
         assert await old.schema_version() == 1
         await old.log_admin("cli", "test", "", datetime.now(TZ))

@@ -95,8 +95,8 @@ async def test_migrations_are_applied_in_order_once(where: Path | str,
     async with await Store.open(path) as s:
         await book(s, "a")
     extra = ("CREATE TABLE later (x INTEGER)", "INSERT INTO later VALUES (1)")
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, extra])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store_module.schema, "MIGRATIONS", [*store_module.schema.MIGRATIONS, extra])
+    monkeypatch.setattr(store_module.schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     async with await Store.open(path) as s:
         assert await s.schema_version() == SCHEMA_VERSION + 1
         assert len(await s.export_rows()) == 1  # the data survived

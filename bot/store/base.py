@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
 
+from bot.store import schema
 from bot.store.backend import Backend, SqliteBackend, Tx, open_backend
 from bot.store.records import BookingListener, Row, StoreError, _ts
 
@@ -99,11 +100,10 @@ class StoreBase:
         return await self._db.schema_version()
 
     async def _migrate(self) -> None:
-        from bot import store as package  # read at call time: tests shorten the list
-
+        # schema.MIGRATIONS and SCHEMA_VERSION are read at call time: tests change them
         version = await self.schema_version()
-        if version > package.SCHEMA_VERSION:
+        if version > schema.SCHEMA_VERSION:
             raise StoreError(f"{self.describe()} has schema version {version}, newer than this "
-                             f"bot knows ({package.SCHEMA_VERSION}); update the bot instead of "
+                             f"bot knows ({schema.SCHEMA_VERSION}); update the bot instead of "
                              "downgrading")
-        await self._db.migrate(package.MIGRATIONS, package.SCHEMA_VERSION)
+        await self._db.migrate(schema.MIGRATIONS, schema.SCHEMA_VERSION)
