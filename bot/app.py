@@ -87,6 +87,10 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
         from bot.channels import telegram as telegram_channel
 
         telegram_channel.setup(app)
+    if settings.wechat_token:  # GET/POST /wechat and the outbox of channel "wechat"
+        from bot.channels import wechat as wechat_channel
+
+        wechat_channel.setup(app)
     return app
 
 
@@ -205,6 +209,7 @@ def serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     app = create_app(settings, Engine(knowledge))
     mode = "web chat + API + Telegram" if settings.telegram_token else "web chat + API"
+    mode += " + WeChat" if settings.wechat_token else ""
     print(f"Serving {mode} on http://{host}:{port}/ "
           f"({len(knowledge.entries)} entries, knowledge {knowledge.version})", flush=True)
     web.run_app(app, sock=sock, print=None, shutdown_timeout=3, handle_signals=True)

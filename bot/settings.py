@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,11 @@ class Settings:
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     admin_ids: frozenset[int] = frozenset()
     reminder_time: str = "10:00"
+    wechat_token: str | None = field(default=None, repr=False)
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = field(default=None, repr=False)
+    wechat_aes_key: str | None = field(default=None, repr=False)  # set: safe mode (AES)
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
 
     @property
     def database(self) -> Path:
@@ -84,6 +89,7 @@ class Settings:
         reminder = get("REMINDER_TIME") or "10:00"
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", reminder):
             raise SettingsError("REMINDER_TIME must be HH:MM (24-hour, Asia/Shanghai)")
+        wechat = _wechat(get)
         return cls(
             knowledge_dir=Path(get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE),
             data_dir=Path(get("DATA_DIR") or ROOT / "data"),
@@ -96,7 +102,36 @@ class Settings:
             telegram_webhook_secret=secret,
             admin_ids=frozenset(admins),
             reminder_time=reminder,
+            **wechat,
         )
+
+
+def _wechat(get: Callable[[str], str | None]) -> dict[str, str | None]:
+    """The WeChat Official Account settings, all checked when WECHAT_TOKEN is set."""
+    token = get("WECHAT_TOKEN")
+    base = get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com"
+    if not re.fullmatch(r"https?://\S+", base):
+        raise SettingsError("WECHAT_API_BASE_URL must be an http(s) URL, "
+                            "e.g. https://api.weixin.qq.com")
+    if not token:
+        return {"wechat_api_base_url": base}
+    if not re.fullmatch(r"[A-Za-z0-9]{3,32}", token):
+        raise SettingsError("WECHAT_TOKEN must be 3-32 letters and digits (as set in the "
+                            "Official Account's server configuration)")
+    app_id = get("WECHAT_APP_ID")
+    if not app_id or not re.fullmatch(r"wx[0-9A-Za-z]{16}", app_id):
+        raise SettingsError("WECHAT_APP_ID must be the account's AppID (wx and 16 letters or "
+                            "digits) when WECHAT_TOKEN is set")
+    secret = get("WECHAT_APP_SECRET")
+    if not secret or not re.fullmatch(r"[0-9A-Za-z]{32}", secret):
+        raise SettingsError("WECHAT_APP_SECRET must be the account's AppSecret (32 letters or "
+                            "digits) when WECHAT_TOKEN is set")
+    aes = get("WECHAT_AES_KEY")
+    if aes and not re.fullmatch(r"[A-Za-z0-9]{43}", aes):
+        raise SettingsError("WECHAT_AES_KEY must be the 43-character EncodingAESKey "
+                            "(letters and digits), or empty for plain mode")
+    return {"wechat_token": token, "wechat_app_id": app_id, "wechat_app_secret": secret,
+            "wechat_aes_key": aes, "wechat_api_base_url": base}
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

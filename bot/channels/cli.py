@@ -1,4 +1,4 @@
-"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats]``.
+"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats|wechat-menu]``.
 
 Like every channel it only translates: text in, :class:`~bot.engine.Reply` out, printed for a
 person or as one JSON object per line for other programs (``../shared/eval/score.py``).
@@ -467,3 +467,47 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import serve
 
     return serve(settings)
+
+
+def _wechat_menu_parser(sub: argparse._SubParsersAction) -> None:
+    menu = sub.add_parser("wechat-menu", help="the WeChat Official Account menu (问答话题, "
+                          "报名开放日, 我的预约): print it, or set it with --apply")
+    menu.add_argument("--apply", action="store_true",
+                      help="set it through the platform API (needs WECHAT_APP_ID and "
+                           "WECHAT_APP_SECRET)")
+
+
+_EXTRA_PARSERS.append(_wechat_menu_parser)
+
+
+@command("wechat-menu")
+def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.channels.wechat import MENU
+
+    print(json.dumps(MENU, ensure_ascii=False, indent=1))
+    if not args.apply:
+        return 0
+    if not (settings.wechat_app_id and settings.wechat_app_secret):
+        print("Set WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET to apply the menu.",
+              file=sys.stderr)
+        return 2
+
+    async def apply() -> int:
+        import aiohttp
+
+        from bot.wechat_api import WeChatApi, WeChatApiError
+
+        async with aiohttp.ClientSession() as session:
+            api = WeChatApi(session, settings.wechat_app_id or "",
+                            settings.wechat_app_secret or "", settings.wechat_api_base_url)
+            try:
+                await api.create_menu(MENU)
+            except WeChatApiError as exc:
+                print(f"The menu was not set: {exc}", file=sys.stderr)
+                return 1
+        print("The menu is set.", file=sys.stderr)
+        return 0
+
+    return asyncio.run(apply())
