@@ -235,7 +235,7 @@ async def test_a_slow_reply_is_success_now_and_sent_later_through_the_api(
         tmp_path: Path) -> None:
     app = app_of(server)
     app[WECHAT].deadline = 0.3
-    blocker = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=1)
+    blocker = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=10)
     blocker.execute("BEGIN IMMEDIATE")  # a slow database: the miss cannot be written yet
     try:
         assert await me.text("今天天气怎么样") is None  # "success": no passive reply

@@ -94,6 +94,8 @@ TEXTS: dict[str, tuple[str, str]] = {
               "Sorry, I can only read text messages; please type your question.",
               "Sorry, I can only read text messages; please type your question."),
     "none": ("都不是", "None of these"),
+    "error": ("抱歉，出了点问题，请稍后再试。\nSorry, something went wrong; please try again.",
+              "Sorry, something went wrong; please try again."),
     "pick_few": ("回复 {numbers} 选择", "Reply {numbers} to choose"),
     "pick_many": ("回复 1–{n} 中的数字选择", "Reply a number from 1 to {n} to choose"),
     "more": ("（接下条）", "(continued)"),
@@ -215,10 +217,12 @@ class _Seen:
 
 
 class Followers:
-    """Who unfollowed (a SHA-256 of the OpenID), in the channel's own small SQLite file."""
+    """Who unfollowed (a SHA-256 of the OpenID), in the channel's own small SQLite file; the
+    set is also kept in memory, so a message costs no database access."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, gone: set[str]) -> None:
         self._db = db
+        self._gone = gone
 
     @classmethod
     async def open(cls, path: Path) -> Followers:
@@ -227,7 +231,9 @@ class Followers:
         await db.execute("CREATE TABLE IF NOT EXISTS unfollowed "
                          "(openid_hash TEXT PRIMARY KEY, at TEXT NOT NULL)")
         await db.commit()
-        return cls(db)
+        async with db.execute("SELECT openid_hash FROM unfollowed") as cursor:
+            gone = {row[0] async for row in cursor}
+        return cls(db, gone)
 
     async def close(self) -> None:
         await self._db.close()
@@ -237,19 +243,22 @@ class Followers:
         return hashlib.sha256(openid.encode()).hexdigest()
 
     async def unfollowed(self, openid: str, now: datetime) -> None:
+        digest = self._hash(openid)
+        self._gone.add(digest)
         await self._db.execute("INSERT OR REPLACE INTO unfollowed VALUES (?, ?)",
-                               (self._hash(openid), now.isoformat()))
+                               (digest, now.isoformat()))
         await self._db.commit()
 
     async def followed(self, openid: str) -> None:
-        await self._db.execute("DELETE FROM unfollowed WHERE openid_hash = ?",
-                               (self._hash(openid),))
+        digest = self._hash(openid)
+        if digest not in self._gone:
+            return
+        self._gone.discard(digest)
+        await self._db.execute("DELETE FROM unfollowed WHERE openid_hash = ?", (digest,))
         await self._db.commit()
 
-    async def is_unfollowed(self, openid: str) -> bool:
-        async with self._db.execute("SELECT 1 FROM unfollowed WHERE openid_hash = ?",
-                                    (self._hash(openid),)) as cursor:
-            return await cursor.fetchone() is not None
+    def is_unfollowed(self, openid: str) -> bool:
+        return self._hash(openid) in self._gone
 
 
 class MaskOpenIds(logging.Filter):
@@ -379,7 +388,7 @@ class WeChatChannel:
         except Exception:
             log.exception("could not answer a WeChat message from %s",
                           mask_openid(message.from_user))
-            return None
+            return render(Reply(Status.FALLBACK, t("error", "zh"), "zh", kind="error"))
         finally:
             if not lock.locked() and self._locks.get(message.from_user) is lock:
                 del self._locks[message.from_user]
@@ -475,7 +484,7 @@ class WeChatChannel:
         """:class:`bot.dialogue.Notifier`: an outbox message as customer-service messages."""
         if self.api is None:
             raise RuntimeError("the WeChat API client is not running")
-        if self.followers is not None and await self.followers.is_unfollowed(user_id):
+        if self.followers is not None and self.followers.is_unfollowed(user_id):
             raise PermanentDeliveryError("the follower unfollowed the account")
         rendered = self._remember(user_id, reply)
         try:
