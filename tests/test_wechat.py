@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,11 +30,11 @@ from bot.channels.wechat import MENU, WECHAT, render, split_text
 from bot.conversation import Asker
 from bot.dialogue import Dialogue, deliver_outbox
 from bot.engine import Action, Engine, Reply, Status
-from bot.kb import TZ
+from bot.kb import TZ, load_knowledge
 from bot.settings import Settings, SettingsError
 from bot.wechat_protocol import cdata, sign
 from tests.fake_wechat_api import FakeWeChatApi
-from tests.open_day_helpers import TODAY, Clock
+from tests.open_day_helpers import TODAY, Clock, knowledge_copy
 from tests.paths import ROOT
 from tests.wechat_side import AES_KEY, APP_ID, APP_SECRET, TOKEN, Follower
 
@@ -338,6 +339,39 @@ async def test_no_reminders_after_unfollowing(
 
 
 # --------------------------------------------------------------------------- pieces
+
+def more_sessions(text: str) -> str:
+    """open_day.yaml with six more example sessions: a session list over 2,048 bytes."""
+    extra = "".join(f"""  - id: example-more-{n}
+    institution: {{zh: 示例检验检测机构M{n}, en: Example institution M{n}}}
+    address: {{zh: 示例地址M{n}（请工作人员替换为真实地址）, en: Example address M{n}}}
+    start: 2027-06-{n + 10:02d}T09:30
+    end: 2027-06-{n + 10:02d}T11:30
+    capacity: 10
+    see: {{zh: 示例内容：参观实验室，了解样品从收样到出具报告的检验检测流程。, en: "Example: the lab."}}
+    notes: {{zh: 示例场次，请工作人员替换。, en: Example session.}}
+""" for n in range(1, 7))
+    return text.replace("sessions:\n", "sessions:\n" + extra, 1)
+
+
+async def test_a_reply_over_the_limit_comes_in_pieces_the_rest_through_the_api(
+        tmp_path: Path, platform: FakeWeChatApi, clock: Clock, http: aiohttp.ClientSession
+) -> None:
+    folder = knowledge_copy(tmp_path, more_sessions)
+    settings = replace(wechat_settings(tmp_path, platform, True), knowledge_dir=folder)
+    async with running(settings, Engine(load_knowledge(folder))) as (base, _app):
+        me = Follower(http, base, ME, encoding_aes_key=AES_KEY)
+        first = await me.event("CLICK", "signup")
+        assert first is not None and first.startswith("检验检测机构开放日")
+        rest = await platform.wait_sent(ME)
+        while not rest[-1].content.rstrip().endswith("选择"):  # the numbers come last
+            rest = await platform.wait_sent(ME, len(rest) + 1)
+        assert all(len(p.content.encode()) <= 2048 for p in rest)
+        whole = "\n".join([first, *(p.content for p in rest)])
+        assert "示例检验检测机构M6" in whole and whole.rstrip().endswith("选择")
+        assert await me.text(number_of(whole, "6月11日")) is not None  # a number still picks
+
+
 
 def test_a_long_reply_is_split_within_the_limit_with_the_choices_last() -> None:
     text = "\n".join(f"第{i}段：" + "质量强市建设持续推进。" * 20 for i in range(12))
