@@ -272,6 +272,8 @@ async def test_images_voice_and_stickers_get_i_read_text(me: Follower) -> None:
     for kind in ("image", "voice", "video"):
         reply = await me.media(kind)
         assert reply is not None and "只能读文字消息" in reply
+    sticker = await me.text("【收到不支持的消息类型，暂无法显示】")  # how WeChat forwards one
+    assert sticker is not None and "只能读文字消息" in sticker
 
 
 async def sign_up(me: Follower) -> str:

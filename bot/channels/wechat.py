@@ -100,6 +100,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pick_many": ("回复 1–{n} 中的数字选择", "Reply a number from 1 to {n} to choose"),
     "more": ("（接下条）", "(continued)"),
 }
+# What WeChat forwards as a *text* message when a follower sends a sticker (or anything else an
+# Official Account cannot receive).
+UNSUPPORTED = "【收到不支持的消息类型，暂无法显示】"
 _ACCESS_OPENID = re.compile(r"(openid=)([^&\s\"]+)", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"^\s*\d+[.、]\s*")
 
@@ -398,7 +401,7 @@ class WeChatChannel:
         conversation = self.state.conversation
         if message.msg_type == "event":
             return await self._event(message)
-        if message.msg_type != "text":
+        if message.msg_type != "text" or message.content.strip() == UNSUPPORTED:
             return self._remember(openid, Reply(Status.FALLBACK, t("media", "zh"), "zh",
                                                 kind="media"))
         if self.followers is not None:
