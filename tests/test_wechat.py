@@ -32,7 +32,15 @@ from bot.dialogue import Dialogue, deliver_outbox
 from bot.engine import Action, Engine, Reply, Status
 from bot.kb import TZ, load_knowledge
 from bot.settings import Settings, SettingsError
-from bot.wechat_protocol import cdata, sign
+from bot.wechat_protocol import (
+    ProtocolError,
+    aes_key,
+    cdata,
+    check_signature,
+    decrypt,
+    parse_xml,
+    sign,
+)
 from tests.fake_wechat_api import FakeWeChatApi
 from tests.open_day_helpers import TODAY, Clock, knowledge_copy
 from tests.paths import ROOT
@@ -206,6 +214,33 @@ async def test_an_encrypted_envelope_with_garbage_inside_is_400(me: Follower) ->
               "msg_signature": sign(TOKEN, timestamp, nonce, sealed)}
     answer = await me.post(f"<xml><Encrypt>{cdata(sealed)}</Encrypt></xml>", params, raw=True)
     assert answer.status == 400
+
+
+# WeChat's own sample message (the WXBizMsgCrypt sample code): our decryption and signature
+# agree with the platform's, not only with our own test side.
+SAMPLE_ENCRYPT = (
+    "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PG"
+    "HQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6"
+    "tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp"
+    "3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhv"
+    "Ql+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=")
+
+
+def test_the_platforms_sample_message_checks_and_decrypts() -> None:
+    check_signature("spamtest", "1409735669", "1320562132",
+                    "5d197aaffba7e9b25a30732f161a50dee96bd5fa", SAMPLE_ENCRYPT, now=1409735669)
+    key = aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    fields = parse_xml(decrypt(key, "wx2c2769f8efd9abc2", SAMPLE_ENCRYPT))
+    assert fields["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert fields["Content"] == "abcdteT" and fields["MsgId"] == "6054768590064713728"
+    with pytest.raises(ProtocolError) as other_app:
+        decrypt(key, "wx0000000000000000", SAMPLE_ENCRYPT)
+    assert other_app.value.status == 403
+    with pytest.raises(ProtocolError) as late:
+        check_signature("spamtest", "1409735669", "1320562132",
+                        "5d197aaffba7e9b25a30732f161a50dee96bd5fa", SAMPLE_ENCRYPT,
+                        now=1409735669 + 301)
+    assert late.value.status == 403
 
 
 # --------------------------------------------------------------------------- conversation
