@@ -255,6 +255,15 @@ async def test_did_you_mean_is_answered_by_number(me: Follower) -> None:
     assert await me.text("１") != text  # a full-width digit is a number too, not a question
 
 
+async def test_a_vote_is_a_number_too(me: Follower) -> None:
+    answer = await me.text("中国品牌日是哪天")
+    assert answer is not None
+    up = re.search(r"(\d+) 👍", answer)
+    assert up, answer
+    thanks = await me.text(up.group(1))
+    assert thanks is not None and "谢谢您的反馈" in thanks
+
+
 async def test_a_retried_message_is_processed_once_and_answered_the_same(
         me: Follower, server: tuple[str, web.Application], http: aiohttp.ClientSession) -> None:
     first = await me.text("品博会", msg_id=424242)
@@ -321,6 +330,7 @@ async def sign_up(me: Follower) -> str:
     assert sessions is not None and "示例检验检测机构A" in sessions
     consent = await me.text(number_of(sessions, "3月16日") if "3月16日" in sessions else "1")
     assert consent is not None and "同意并继续" in consent and "删除我的信息" in consent
+    assert "/forget" not in consent  # WeChat's wording, no Telegram command
     ask_name = await me.text(number_of(consent, "同意并继续"))
     assert ask_name is not None and "姓名" in ask_name
     ask_phone = await me.text("王小明")
