@@ -14,9 +14,10 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
+if TYPE_CHECKING:  # imported where used: `run_bot.py ask` loads this module (the menu command)
+    import aiohttp  # and should not pay a tenth of a second for an HTTP client it never uses
 
 DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 TOKEN_MARGIN = 300.0  # seconds: refresh this long before WeChat says the token expires
@@ -50,6 +51,8 @@ class WeChatApi:
         self._app_id = app_id
         self._secret = app_secret
         self._base = base_url.rstrip("/")
+        import aiohttp
+
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock
         self._token: str | None = None
@@ -102,6 +105,8 @@ class WeChatApi:
 
     async def _call(self, method: str, path: str, params: dict[str, str],
                     body: dict[str, Any] | None = None) -> dict[str, Any]:
+        import aiohttp
+
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"} if data else None
         try:

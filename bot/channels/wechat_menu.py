@@ -10,8 +10,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import aiohttp
-
 from bot.messages import say
 from bot.settings import Settings
 from bot.wechat_api import WeChatApi, WeChatApiError
@@ -28,6 +26,8 @@ async def apply_menu(settings: Settings) -> int:
         print("Set WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET to apply the menu.",
               file=sys.stderr)
         return 2
+    import aiohttp  # only here: `ask` and `chat` start without the HTTP client
+
     async with aiohttp.ClientSession() as session:
         api = WeChatApi(session, settings.wechat_app_id, settings.wechat_app_secret,
                         settings.wechat_api_base_url)
