@@ -1,9 +1,10 @@
-"""A reply as numbered lines of plain text: the command line's chat today, WeChat next.
+"""A reply as numbered lines of plain text: the command line's chat and WeChat.
 
 Where there are no buttons, every button of a :class:`~bot.engine.Reply` (its suggestions,
-then its other actions; never 👍/👎, which a typed number would only make noisy) becomes a
-numbered line, and typing the number presses it. Both :func:`numbered` and :func:`plain`
-take their words from :mod:`bot.messages`, so the console and WeChat read alike.
+then its other actions; 👍/👎 only where a messenger asks for them, since in a terminal they
+would only be noise) becomes a numbered line, and typing the number presses it
+(:meth:`Numbered.pressed`). :func:`numbered`, :func:`pick_line` and :func:`plain` take their
+words from :mod:`bot.messages`, so the console and WeChat read alike.
 """
 
 from __future__ import annotations
