@@ -339,7 +339,7 @@ class WeChatChannel:
             log.warning("a late reply to %s was not sent: %s", mask_openid(openid), exc)
 
     async def send(self, user_id: str, reply: Reply) -> None:
-        """:class:`bot.dialogue.Notifier`: an outbox message as customer-service messages."""
+        """:class:`bot.outbox.Notifier`: an outbox message as customer-service messages."""
         if self.api is None:
             raise RuntimeError("the WeChat API client is not running")
         if self._memory.is_unfollowed(user_id):
