@@ -5,7 +5,9 @@ Telegram: 50 simulated users ask 2,000 questions (real phrasings of the knowledg
 fake Bot API (``tests/fake_bot_api.py``) to the bot running in another process; latency is the
 time from putting an update into the fake API to the bot's ``sendMessage`` for that chat
 arriving there. API: ``POST /api/ask`` from 50 concurrent clients to ``python run_bot.py``
-(no token: the default web deployment), latency measured by the client.
+(no token: the default web deployment), latency measured by the client. WeChat: 50 followers
+post signed, AES-encrypted messages to ``POST /wechat`` (safe mode) and decrypt and check each
+passive reply (``tests/wechat_side.py``); latency measured by the follower, crypto included.
 
 Each channel is measured twice: *saturated* (every user asks again as soon as their answer
 arrives: the most replies a second the server manages; the latency is then mostly the queue
@@ -48,6 +50,8 @@ import aiohttp  # noqa: E402
 
 from bot.kb import load_knowledge  # noqa: E402
 from tests.fake_bot_api import Call, FakeBotApi  # noqa: E402
+from tests.fake_wechat_api import FakeWeChatApi  # noqa: E402
+from tests.wechat_side import AES_KEY, APP_ID, APP_SECRET, TOKEN, Follower  # noqa: E402
 
 USERS = 50
 QUESTIONS = 2_000
@@ -284,6 +288,43 @@ async def api_run(name: str, port: int, pid: int, asked: list[str], clients: int
         return await measured(name, pid, drive(asked, clients, rate, ask))
 
 
+async def wechat_run(name: str, port: int, pid: int, asked: list[str], followers: int,
+                     rate: float | None = None) -> Result:
+    """Followers post signed and AES-encrypted messages to ``POST /wechat`` (safe mode), as the
+    platform does; each passive reply is checked and decrypted (``tests/wechat_side.py``)."""
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=followers)) as http:
+        people = [Follower(http, base, f"oBench{n:022d}", encoding_aes_key=AES_KEY)
+                  for n in range(followers)]
+
+        async def ask(sender: int, text: str) -> float:
+            began = time.perf_counter()
+            if await people[sender].text(text) is None:
+                raise RuntimeError("POST /wechat gave no passive reply")
+            return time.perf_counter() - began
+
+        await drive(asked[:200], followers, None, ask)  # warm-up
+        return await measured(name, pid, drive(asked, followers, rate, ask))
+
+
+async def wechat_rows(args: argparse.Namespace, asked: list[str], rate: float,
+                      data_dir: str) -> None:
+    """The WeChat row: ``python run_bot.py`` in safe mode, saturated and paced."""
+    async with FakeWeChatApi() as platform:
+        env = {"DATA_DIR": data_dir, "TELEGRAM_BOT_TOKEN": "", "WECHAT_TOKEN": TOKEN,
+               "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET,
+               "WECHAT_AES_KEY": AES_KEY, "WECHAT_API_BASE_URL": platform.base_url}
+        async with run_bot_process(env) as (port, pid):
+            saturated = await wechat_run("POST /wechat (signed, AES), saturated", port, pid,
+                                         asked, args.users)
+            await asyncio.sleep(1)
+            paced = await wechat_run(f"POST /wechat (signed, AES), paced at {rate:.0f}/s", port,
+                                     pid, asked, args.users, rate)
+    saturated.report()
+    paced.report()
+    verdict("POST /wechat", saturated, paced, rate)
+
+
 def verdict(channel: str, saturated: Result, paced: Result, rate: float) -> None:
     capacity = saturated.rps
     p99 = paced.p99
@@ -303,6 +344,9 @@ async def main(args: argparse.Namespace) -> None:
           f"previous answer arrives; 'paced': questions sent at {rate:.0f}/s in total.",
           flush=True)
     with tempfile.TemporaryDirectory() as data_dir:
+        if args.only_wechat:
+            await wechat_rows(args, asked, rate, data_dir)
+            return
         if not args.skip_deployed:
             async with FakeBotApi() as fake:
                 env = {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
@@ -325,6 +369,8 @@ async def main(args: argparse.Namespace) -> None:
         saturated.report()
         paced.report()
         verdict("Telegram", saturated, paced, rate)
+        if not args.skip_wechat:
+            await wechat_rows(args, asked, rate, data_dir)
         if args.skip_api:
             return
         web_only = {"DATA_DIR": data_dir, "TELEGRAM_BOT_TOKEN": ""}
@@ -349,4 +395,6 @@ if __name__ == "__main__":
     parser.add_argument("--skip-deployed", action="store_true",
                         help="leave out the run at Telegram's 30 messages/s")
     parser.add_argument("--skip-api", action="store_true", help="leave out POST /api/ask")
+    parser.add_argument("--skip-wechat", action="store_true", help="leave out POST /wechat")
+    parser.add_argument("--only-wechat", action="store_true", help="only POST /wechat")
     asyncio.run(main(parser.parse_args()))

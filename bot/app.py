@@ -29,6 +29,7 @@ from aiohttp import web
 from bot import metrics
 from bot.channels import telegram as telegram_channel
 from bot.channels import web as web_channel
+from bot.channels import wechat as wechat_channel
 from bot.dialogue import Dialogue, open_day_of
 from bot.engine import Engine
 from bot.insights import Recorder, load_salt
@@ -65,6 +66,8 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     web_channel.setup(app)
     if settings.telegram_token:
         telegram_channel.setup(app)
+    if settings.wechat_token:  # GET/POST /wechat and the outbox of channel "wechat"
+        wechat_channel.setup(app)
     return app
 
 
@@ -204,6 +207,7 @@ def serve(settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     app = create_app(settings, Engine(knowledge))
     mode = "web chat + API + Telegram" if settings.telegram_token else "web chat + API"
+    mode += " + WeChat" if settings.wechat_token else ""
     limit_connections(app, settings.max_concurrent_requests)
 
     async def started(app: web.Application) -> None:  # the last start-up step: all is up

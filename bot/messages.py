@@ -11,6 +11,7 @@ translator finds every sentence in one file. Keys are grouped by who says them:
 ``signup.``          the open-day sign-up dialogue, reminders and notices
 ``console.``         the numbered-lines rendering (command line, WeChat)
 ``telegram.``        Telegram's own texts, its command menu and keyboard
+``wechat.``          WeChat's own texts (welcome, media, its menu's buttons)
 ``review.``          ``run_bot.py review``
 ``stats.``           the statistics (``run_bot.py stats``, Telegram's /stats)
 ``reload.``          what an admin is told after a knowledge reload
@@ -119,6 +120,7 @@ MESSAGES: dict[str, Text] = {
     "signup.forget_how.telegram": ("发送“删除我的信息”或 /forget", "send “delete my data” or /forget"),
     "signup.forget_how.web": ("发送“删除我的信息”，或点“删除我的信息”按钮",
                               "send “delete my data”, or press the “Delete my data” button"),
+    "signup.forget_how.wechat": ("发送“删除我的信息”", "send “删除我的信息” (delete my data)"),
     "signup.waitlist_note": ("（这个场次已约满，报名后将登记候补。）",
                       "(This session is full: you will be put on its waiting list.)"),
     "signup.you_chose": ("您选择的场次：", "Your session:"),
@@ -233,6 +235,25 @@ MESSAGES: dict[str, Text] = {
                       "（Ctrl-D 也可以）。", "Ask a question; type a number to pick an option; "
                       "type quit or exit to leave."),
     "console.bye": ("再见！", "Goodbye!"),
+    "console.pick_few": ("回复 {numbers} 选择", "Reply {numbers} to choose"),
+    "console.pick_many": ("回复 1–{n} 中的数字选择", "Reply a number from 1 to {n} to choose"),
+    # WeChat's own texts
+    "wechat.welcome": ("您好！欢迎关注。我是青岛2022年“质量月”问答助手，可以回答{topics}等问题。\n"
+                       "请直接输入问题，例如“品博会什么时候举办？”，或回复下面的数字看一个话题。"
+                       "You can also ask in English.",
+                       "Hello! I answer questions about Qingdao's 2022 Quality Month: {topics}.\n"
+                       "Type a question, e.g. “When is the Quality Life Expo?”, or reply with a "
+                       "number below to see a topic."),
+    "wechat.topics": ("您可以问这些话题（回复数字查看）：",
+                      "Topics you can ask about (reply with a number):"),
+    "wechat.media": ("抱歉，我只能读文字消息，请用文字输入您的问题。\n"
+                     "Sorry, I can only read text messages; please type your question.",
+                     "Sorry, I can only read text messages; please type your question."),
+    "wechat.error": ("抱歉，出了点问题，请稍后再试。\nSorry, something went wrong; please try again.",
+                     "Sorry, something went wrong; please try again."),
+    "wechat.menu.topics": ("问答话题", "Topics"),
+    "wechat.menu.signup": ("报名开放日", "Open day sign-up"),
+    "wechat.menu.bookings": ("我的预约", "My bookings"),
     # Telegram
     "telegram.welcome": ("您好！我是青岛2022年“质量月”问答助手，可以回答{topics}等问题。\n"
                 "请直接输入问题，例如“品博会什么时候举办？”，或点下面的话题。",

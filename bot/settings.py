@@ -60,6 +60,11 @@ class Settings:
     misses_retention_days: int = 180  # how long questions kept for review are kept
     max_concurrent_requests: int = 1000  # requests handled at once (more wait their turn)
     database_url: str | None = field(default=None, repr=False)  # postgresql://… (a password)
+    wechat_token: str | None = field(default=None, repr=False)
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = field(default=None, repr=False)
+    wechat_aes_key: str | None = field(default=None, repr=False)  # set: safe mode (AES)
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
 
     @property
     def database(self) -> Path | str:
@@ -137,6 +142,7 @@ class Settings:
             raise SettingsError("MISSES_RETENTION_DAYS must be at least 1")
         if numbers["MAX_CONCURRENT_REQUESTS"] < 1:
             raise SettingsError("MAX_CONCURRENT_REQUESTS must be at least 1")
+        wechat = _wechat(get)
         return cls(
             knowledge_dir=Path(get("KNOWLEDGE_DIR") or DEFAULT_KNOWLEDGE),
             data_dir=Path(get("DATA_DIR") or default_data_dir()),
@@ -155,6 +161,7 @@ class Settings:
             misses_retention_days=numbers["MISSES_RETENTION_DAYS"],
             max_concurrent_requests=numbers["MAX_CONCURRENT_REQUESTS"],
             database_url=database_url,
+            **wechat,
         )
 
 
@@ -166,6 +173,34 @@ def _count(get: Callable[[str], str | None], name: str, default: int) -> int:
     if not text.isdigit():
         raise SettingsError(f"{name} must be a whole number (0 or more), not '{text}'")
     return int(text)
+
+
+def _wechat(get: Callable[[str], str | None]) -> dict[str, str | None]:
+    """The WeChat Official Account settings, all checked when WECHAT_TOKEN is set."""
+    token = get("WECHAT_TOKEN")
+    base = get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com"
+    if not re.fullmatch(r"https?://\S+", base):
+        raise SettingsError("WECHAT_API_BASE_URL must be an http(s) URL, "
+                            "e.g. https://api.weixin.qq.com")
+    if not token:
+        return {"wechat_api_base_url": base}
+    if not re.fullmatch(r"[A-Za-z0-9]{3,32}", token):
+        raise SettingsError("WECHAT_TOKEN must be 3-32 letters and digits (as set in the "
+                            "Official Account's server configuration)")
+    app_id = get("WECHAT_APP_ID")
+    if not app_id or not re.fullmatch(r"wx[0-9A-Za-z]{16}", app_id):
+        raise SettingsError("WECHAT_APP_ID must be the account's AppID (wx and 16 letters or "
+                            "digits) when WECHAT_TOKEN is set")
+    secret = get("WECHAT_APP_SECRET")
+    if not secret or not re.fullmatch(r"[0-9A-Za-z]{32}", secret):
+        raise SettingsError("WECHAT_APP_SECRET must be the account's AppSecret (32 letters or "
+                            "digits) when WECHAT_TOKEN is set")
+    aes = get("WECHAT_AES_KEY")
+    if aes and not re.fullmatch(r"[A-Za-z0-9]{43}", aes):
+        raise SettingsError("WECHAT_AES_KEY must be the 43-character EncodingAESKey "
+                            "(letters and digits), or empty for plain mode")
+    return {"wechat_token": token, "wechat_app_id": app_id, "wechat_app_secret": secret,
+            "wechat_aes_key": aes, "wechat_api_base_url": base}
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats]``
+"""The command line: ``python run_bot.py [serve|ask|chat|events|validate|bookings|review|stats|wechat-menu]``
 (installed: ``qingdao-bot …`` or ``python -m bot …``, the same commands).
 
 Like every channel it only translates: text in, :class:`~bot.engine.Reply` out, printed for a
@@ -23,6 +23,8 @@ from typing import TextIO
 from bot import refit
 from bot.aspects import ASPECTS, derive
 from bot.channels.lines import Numbered, numbered, plain
+from bot.channels.wechat_menu import MENU as WECHAT_MENU
+from bot.channels.wechat_menu import apply_menu
 from bot.conversation import Asker, Conversation
 from bot.dialogue import Dialogue, format_summaries, open_day_of
 from bot.engine import Engine, Reply, Status
@@ -579,3 +581,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     load_checked(settings)  # a broken folder is reported here, naming the command typed
     return serve(settings)
+
+
+def _wechat_menu_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true",
+                        help="set it through the platform API (needs WECHAT_APP_ID and "
+                             "WECHAT_APP_SECRET)")
+
+
+@command("wechat-menu", help="the WeChat Official Account menu (问答话题, 报名开放日, 我的预约): "
+         "print it, or set it with --apply", arguments=_wechat_menu_arguments)
+def _wechat_menu(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(WECHAT_MENU, ensure_ascii=False, indent=1))
+    return asyncio.run(apply_menu(settings)) if args.apply else 0
