@@ -6,7 +6,6 @@ translator finds every sentence in one file. Keys are grouped by who says them:
 ===================  ============================================================
 (no prefix)          the engine's fixed replies (fallback, clarify, empty …); staff
                      may override them in ``smalltalk.yaml`` under ``messages:``
-``category.``        the knowledge's categories as topics are named
 ``conversation.``    feedback thanks, the topic list's introduction
 ``signup.``          the open-day sign-up dialogue, reminders and notices
 ``console.``         the numbered-lines rendering (command line, WeChat)
@@ -60,14 +59,6 @@ MESSAGES: dict[str, Text] = {
     "detail_not_in_source": ("报道没有提到{subject}的{detail}。关于{subject}，报道提到：{said}",
                              "The report does not give the {detail} of {subject}. "
                              "What it says about {subject}: {said}"),
-    # the knowledge's categories (bot.kb CATEGORIES), as topics are listed
-    "category.campaign": ("质量月主题活动", "Quality Month ceremony"),
-    "category.tasks": ("十项重点工作", "The ten key tasks"),
-    "category.nqi": ("NQI一站式服务", "NQI one-stop services"),
-    "category.expo": ("品博会与品牌日", "Quality Life Expo & Brand Day"),
-    "category.awards": ("质量奖", "Quality awards"),
-    "category.brands": ("品牌成绩", "Brand figures"),
-    "category.contest": ("品质青岛故事大赛", "Story contest"),
     # the conversation
     "conversation.thanks_up": ("谢谢您的反馈！", "Thank you for your feedback!"),
     "conversation.thanks_down": ("谢谢您的反馈，我们会据此改进回答。您也可以换个说法再问一次。",
