@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from rapidfuzz import fuzz, process  # noqa: E402
 
 from bot.engine import Engine, Status  # noqa: E402
-from bot.kb import CATEGORIES, Bilingual, Entry, Knowledge, Questions, load_knowledge  # noqa: E402
+from bot.kb import Bilingual, Entry, Knowledge, Questions, load_knowledge  # noqa: E402
 from bot.text import char_pinyin, to_simplified  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "bench-data"
@@ -138,12 +138,12 @@ class Generator:
         return "，".join(pieces) + "。"
 
 
-def entry(number: int, phrasings: list[str], answer: str) -> Entry:
+def entry(number: int, phrasings: list[str], answer: str, categories: list[str]) -> Entry:
     zh = [p for p in phrasings if _CJK.search(p)]
     en = [p for p in phrasings if not _CJK.search(p)]
     return Entry.model_construct(
         id=f"bench-{number:06d}",
-        category=CATEGORIES[number % len(CATEGORIES)],
+        category=categories[number % len(categories)],
         questions=Questions.model_construct(zh=zh, en=en),
         answer=Bilingual.model_construct(zh=answer, en=None),
         links=[], source="benchmark", dates=[], related=[])
@@ -153,13 +153,14 @@ def build_knowledge(size: int) -> Knowledge:
     """The shipped knowledge, then FAQ titles, then generated entries, to ``size`` phrasings."""
     real = load_knowledge(ROOT / "knowledge")
     entries = list(real.entries)
+    categories = [c.id for c in real.categories]
     count = sum(len(e.questions.zh) + len(e.questions.en) for e in entries)
     seen = {p for e in entries for p in (*e.questions.zh, *e.questions.en)}
     faq = faq_items()
     for title, body in faq:
         if count >= size:
             break
-        entries.append(entry(len(entries), [title], body))
+        entries.append(entry(len(entries), [title], body, categories))
         seen.add(title)
         count += 1
     # sorted: a set's order changes with the interpreter's string hashing, and so did the phrasings
@@ -171,7 +172,7 @@ def build_knowledge(size: int) -> Knowledge:
             if q not in seen:
                 seen.add(q)
                 group.append(q)
-        entries.append(entry(len(entries), group, gen.answer()))
+        entries.append(entry(len(entries), group, gen.answer(), categories))
         count += len(group)
     # the shipped synonyms, question words, fillers and small talk, with the grown entries
     return replace(real, entries=entries, version=f"bench-{size}", files=[])

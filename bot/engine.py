@@ -19,8 +19,8 @@ import numpy as np
 from bot import aspects
 from bot.decision import Decision, Signals, load
 from bot.judge import DEPTH, Candidate, Judge
-from bot.kb import CATEGORIES, TZ, Entry, Knowledge, When
-from bot.messages import say
+from bot.kb import TZ, Entry, Knowledge, When
+from bot.messages import say, script
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
 from bot.text import Normalizer, clean, detect_language, detokenize, group_token, to_traditional
 
@@ -268,9 +268,11 @@ class Engine:
         return self._answer(entry, 100.0, _preferred(lang))
 
     def topics(self, lang: str) -> list[tuple[str, str]]:
-        """(category, display name) of every category that has entries."""
+        """(category, display name) of every category that has entries, in the order and with
+        the names the knowledge declares (smalltalk.yaml ``categories:``)."""
         used = {e.category for e in self.knowledge.entries}
-        return [(c, say(f"category.{c}", lang)) for c in CATEGORIES if c in used]
+        return [(c.id, (c.en or c.zh) if lang == "en" else script(c.zh, lang))
+                for c in self.knowledge.categories if c.id in used]
 
     def events(self, lang: str) -> list[tuple[str, str]]:
         """Every dated event of the knowledge, in date order: (entry id, dated line).

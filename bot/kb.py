@@ -16,15 +16,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from bot import factcheck
 from bot.aspects import ASPECTS
 from bot.problems import Problem
+from bot.settings import DEFAULT_KNOWLEDGE
 from bot.text import Normalizer
 
 TZ = ZoneInfo("Asia/Shanghai")
-CATEGORIES = ("campaign", "tasks", "nqi", "expo", "awards", "brands", "contest")
 SPECIAL_FILES = ("synonyms.yaml", "smalltalk.yaml", "open_day.yaml", "glossary.yaml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -108,7 +108,7 @@ class EventDate(_Strict):
 
 class Entry(_Strict):
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
-    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    category: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")  # declared in smalltalk.yaml
     questions: Questions
     answer: Bilingual
     links: list[Link] = Field(default_factory=list)
@@ -118,6 +118,16 @@ class Entry(_Strict):
     # Facts staff supply that the article does not have (open-day sessions …): the source
     # checks of bot.factcheck accept these tokens in the answers.
     not_in_source: list[str] = Field(default_factory=list)
+
+    @field_validator("category")
+    @classmethod
+    def _declared(cls, category: str, info: ValidationInfo) -> str:
+        """When loading, the category is one smalltalk.yaml declares (``context``)."""
+        declared = (info.context or {}).get("categories")
+        if declared is not None and category not in declared:
+            raise ValueError(f"unknown category '{category}'; declared in smalltalk.yaml "
+                             f"categories: {', '.join(declared) or '(none)'}")
+        return category
 
     @field_validator("not_in_source", mode="before")
     @classmethod
@@ -166,10 +176,21 @@ class Menu(_Strict):
     services: str | None = None  # the entry /services answers; its category's others follow
 
 
+class Category(_Strict):
+    """A topic of the knowledge, as every channel's topic buttons name it. Declared by staff
+    (smalltalk.yaml ``categories:``), in the order the buttons show them, so a renamed or new
+    topic needs no code."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    zh: str = Field(min_length=1)
+    en: str | None = None
+
+
 class SmallTalk(_Strict):
     intents: list[Intent] = Field(default_factory=list)
     messages: dict[str, Bilingual] = Field(default_factory=dict)
     menu: Menu = Field(default_factory=Menu)
+    categories: list[Category] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- open day (sign-up)
@@ -276,6 +297,11 @@ class Knowledge:
     def __post_init__(self) -> None:
         self.by_id = {e.id: e for e in self.entries}
 
+    @property
+    def categories(self) -> list[Category]:
+        """The declared categories, in their order (smalltalk.yaml ``categories:``)."""
+        return self.smalltalk.categories
+
     def summary(self) -> str:
         questions = sum(len(e.questions.zh) + len(e.questions.en) for e in self.entries)
         return (f"OK: {len(self.entries)} entries, {questions} question phrasings, "
@@ -375,8 +401,6 @@ def _pydantic_problems(doc: _Doc, base: tuple[Any, ...], exc: ValidationError,
             message = "this field is required but missing"
         elif err["type"] == "extra_forbidden":
             message = "unknown field (a typo?)"
-        elif err["type"] == "literal_error" and loc and loc[-1] == "category":
-            message = f"unknown category; use one of: {', '.join(CATEGORIES)}"
         problems.append(Problem(doc.name, doc.line(base + loc), f"{label}{_dotted(loc)}".rstrip("."),
                                 message))
     return problems
@@ -407,6 +431,10 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     question_words = _load_question_words(docs.get("synonyms.yaml"), problems)
     fillers = _load_fillers(docs.get("synonyms.yaml"), problems)
     smalltalk = _load_smalltalk(docs.get("smalltalk.yaml"), problems)
+    category_doc = docs.get("smalltalk.yaml")
+    if not smalltalk.categories:
+        smalltalk, category_doc = _shipped_categories(smalltalk, directory, problems)
+    declared = [c.id for c in smalltalk.categories]
     normalizer = Normalizer(synonyms, list(question_words.values()), fillers)
     entries: list[Entry] = []
     where: dict[str, tuple[_Doc, tuple[Any, ...]]] = {}
@@ -416,7 +444,7 @@ def load_knowledge(directory: str | Path) -> Knowledge:
             continue
         if isinstance(doc.data, dict) and isinstance(doc.data.get("entries"), list):
             raw_ids.update(str(e.get("id")) for e in doc.data["entries"] if isinstance(e, dict))
-        for index, entry in _load_entries(doc, problems):
+        for index, entry in _load_entries(doc, problems, declared):
             path = ("entries", index)
             if entry.id in where:
                 first_doc, first_path = where[entry.id]
@@ -432,6 +460,9 @@ def load_knowledge(directory: str | Path) -> Knowledge:
     if len(docs) < len(paths):
         raw_ids = None  # a file could not be read: its ids are unknown, so skip that check
     _check_entries(entries, where, raw_ids, normalizer, problems, warnings)
+    own = category_doc is docs.get("smalltalk.yaml")  # unused shipped ones are no concern here
+    _check_categories(category_doc, smalltalk.categories, entries, problems,
+                      warnings if own else [])
     _check_menu(docs.get("smalltalk.yaml"), smalltalk.menu, entries, problems)
     open_day = _load_open_day(docs.get("open_day.yaml"), raw_ids, problems)
     # every entry that loaded is checked, so all problems are reported at once
@@ -460,7 +491,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _load_entries(doc: _Doc, problems: list[Problem]) -> list[tuple[int, Entry]]:
+def _load_entries(doc: _Doc, problems: list[Problem],
+                  categories: list[str]) -> list[tuple[int, Entry]]:
     data = doc.data
     if data is None:
         return []
@@ -480,7 +512,7 @@ def _load_entries(doc: _Doc, problems: list[Problem]) -> list[tuple[int, Entry]]
             label += f" ({raw['id']})"
         label += " "
         try:
-            out.append((index, Entry.model_validate(raw)))
+            out.append((index, Entry.model_validate(raw, context={"categories": categories})))
         except ValidationError as exc:
             problems.extend(_pydantic_problems(doc, ("entries", index), exc, label))
     return out
@@ -560,6 +592,39 @@ def _load_smalltalk(doc: _Doc | None, problems: list[Problem]) -> SmallTalk:
     except ValidationError as exc:
         problems.extend(_pydantic_problems(doc, (), exc, ""))
         return SmallTalk()
+
+
+def _shipped_categories(smalltalk: SmallTalk, directory: Path,
+                        problems: list[Problem]) -> tuple[SmallTalk, _Doc | None]:
+    """A folder whose smalltalk.yaml declares no ``categories:`` (a test's, a staff member's
+    sandbox with one file) uses the shipped knowledge's declaration."""
+    path = DEFAULT_KNOWLEDGE / "smalltalk.yaml"
+    if not path.is_file() or path.resolve() == (directory / "smalltalk.yaml").resolve():
+        return smalltalk, None
+    shipped = _read_yaml(path, _display(path), problems)
+    declared = _load_smalltalk(shipped, problems).categories
+    return smalltalk.model_copy(update={"categories": declared}), shipped
+
+
+def _check_categories(doc: _Doc | None, declared: list[Category], entries: list[Entry],
+                      problems: list[Problem], warnings: list[Problem]) -> None:
+    """Each category is declared once; a declared category without entries is a warning (its
+    topic button would list nothing). An entry's undeclared category is an error of the entry
+    (:meth:`Entry._declared`)."""
+    name = doc.name if doc else "smalltalk.yaml"
+    ids: list[str] = []
+    for i, category in enumerate(declared):
+        if category.id in ids:
+            problems.append(Problem(name, doc.line(("categories", i, "id")) if doc else 1,
+                                    f"categories[{i}].id",
+                                    f"the category '{category.id}' is declared twice"))
+        ids.append(category.id)
+    used = {e.category for e in entries}
+    for i, category in enumerate(declared):
+        if entries and category.id not in used:
+            warnings.append(Problem(name, doc.line(("categories", i)) if doc else 1,
+                                    f"categories[{i}] ({category.id})",
+                                    "no entry has this category: its topic button lists nothing"))
 
 
 def _load_open_day(doc: _Doc | None, ids: set[str] | None, problems: list[Problem]) -> OpenDay:

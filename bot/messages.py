@@ -6,7 +6,6 @@ translator finds every sentence in one file. Keys are grouped by who says them:
 ===================  ============================================================
 (no prefix)          the engine's fixed replies (fallback, clarify, empty …); staff
                      may override them in ``smalltalk.yaml`` under ``messages:``
-``category.``        the knowledge's categories as topics are named
 ``conversation.``    feedback thanks, the topic list's introduction
 ``signup.``          the open-day sign-up dialogue, reminders and notices
 ``console.``         the numbered-lines rendering (command line, WeChat)
@@ -15,7 +14,7 @@ translator finds every sentence in one file. Keys are grouped by who says them:
 ``review.``          ``run_bot.py review``
 ``stats.``           the statistics (``run_bot.py stats``, Telegram's /stats)
 ``reload.``          what an admin is told after a knowledge reload
-``web.``             the JSON API's error messages
+``web.``             the JSON API's error messages; ``web.page.`` the chat page's texts
 ===================  ============================================================
 
 Traditional script is never written here: :func:`say` derives it from the simplified text
@@ -61,14 +60,6 @@ MESSAGES: dict[str, Text] = {
     "detail_not_in_source": ("报道没有提到{subject}的{detail}。关于{subject}，报道提到：{said}",
                              "The report does not give the {detail} of {subject}. "
                              "What it says about {subject}: {said}"),
-    # the knowledge's categories (bot.kb CATEGORIES), as topics are listed
-    "category.campaign": ("质量月主题活动", "Quality Month ceremony"),
-    "category.tasks": ("十项重点工作", "The ten key tasks"),
-    "category.nqi": ("NQI一站式服务", "NQI one-stop services"),
-    "category.expo": ("品博会与品牌日", "Quality Life Expo & Brand Day"),
-    "category.awards": ("质量奖", "Quality awards"),
-    "category.brands": ("品牌成绩", "Brand figures"),
-    "category.contest": ("品质青岛故事大赛", "Story contest"),
     # the conversation
     "conversation.thanks_up": ("谢谢您的反馈！", "Thank you for your feedback!"),
     "conversation.thanks_down": ("谢谢您的反馈，我们会据此改进回答。您也可以换个说法再问一次。",
@@ -390,6 +381,53 @@ MESSAGES: dict[str, Text] = {
                  "again later."),
     "web.bad_request": ("请求有误，请刷新页面后再试。", "Something was wrong with that request; "
                         "please reload the page and try again."),
+    # the web chat page (bot/static/chat.js), given to it inline by bot.channels.web
+    "web.page.title": ("青岛质量月问答", "Qingdao Quality Month Q&A"),
+    "web.page.subtitle": ("2022年“质量月”活动智能问答", "Qingdao 2022 Quality Month"),
+    "web.page.skip": ("跳到提问框", "Skip to the question box"),
+    "web.page.label": ("您的问题", "Your question"),
+    "web.page.placeholder": ("请输入您的问题", "Type your question"),
+    "web.page.send": ("发送", "Send"),
+    "web.page.log": ("对话记录", "Conversation"),
+    "web.page.you": ("您说：", "You said:"),
+    "web.page.bot": ("问答助手说：", "The assistant said:"),
+    "web.page.welcome": ("您好！我是青岛“质量月”问答助手。我可以回答2022年青岛质量月的主题活动、"
+                         "十项重点工作、NQI一站式服务、品博会、质量奖和品牌成绩等问题。请直接输入问题，或点一个例子：",
+                         "Hello! I answer questions about Qingdao's 2022 Quality Month: the "
+                         "ceremony, the ten key tasks, NQI one-stop services, the Quality Life "
+                         "Expo, quality awards and brand figures. Type a question, or pick an "
+                         "example:"),
+    "web.page.example_1": ("品博会什么时候举办？", "When is the Quality Life Expo?"),
+    "web.page.example_2": ("中国品牌日是哪天？", "When is China Brand Day?"),
+    "web.page.example_3": ("NQI一站式服务平台是什么？", "What does NQI stand for?"),
+    "web.page.example_4": ("青岛有几个中国质量奖？", "How many China Quality Awards does Qingdao have?"),
+    "web.page.links": ("相关链接：", "Links:"),
+    "web.page.more": ("您还可以问：", "You may also ask:"),
+    "web.page.thinking": ("正在查找答案…", "Looking for the answer…"),
+    "web.page.error": ("抱歉，暂时没能取得答案。请检查网络后再试一次。",
+                       "Sorry, the answer could not be fetched. Please check your connection "
+                       "and try again."),
+    "web.page.too_long": ("问题太长了，请用一两句话提问。",
+                          "That question is too long; please ask in a sentence or two."),
+    "web.page.retry": ("重试", "Try again"),
+    "web.page.new_tab": ("（在新窗口打开）", " (opens in a new tab)"),
+    "web.page.tools": ("开放日报名与我的信息", "Open day and my data"),
+    "web.page.open_day": ("报名开放日", "Open day"),
+    "web.page.my_bookings": ("我的预约", "My bookings"),
+    "web.page.forget": ("删除我的信息", "Delete my data"),
+    "web.page.feedback": ("这个回答有帮助吗？", "Was this helpful?"),
+    "web.page.helpful": ("有帮助", "Helpful"),
+    "web.page.not_helpful": ("没有帮助", "Not helpful"),
+    "web.page.none": ("都不是", "None of these"),
+    "web.page.topics": ("您可以从这些话题里选择：", "You can pick one of these topics:"),
+    "web.page.clear": ("清空对话", "Clear chat"),
+    "web.page.clear_short": ("清空", "Clear"),
+    "web.page.copy": ("复制", "Copy"),
+    "web.page.copied": ("已复制", "Copied"),
+    "web.page.phone_placeholder": ("请输入手机号码", "Type your mobile number"),
+    "web.page.name_placeholder": ("请输入参观人的姓名", "Type the visitor's name"),
+    "web.page.busy": ("您发得有点快，请稍等一会儿再试。",
+                      "That was a little fast; please wait a moment and try again."),
 }
 
 

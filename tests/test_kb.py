@@ -204,3 +204,51 @@ def test_the_menu_names_a_category_and_an_entry_that_exist(tmp_path: Path) -> No
     found = {p.where: p for p in problems(tmp_path, GOOD)}
     assert found["menu.topics"].line == 2 and "expo" in found["menu.topics"].message
     assert found["menu.services"].line == 3 and "nqi-services" in found["menu.services"].message
+
+
+CATEGORIES = """\
+categories:
+  - {id: awards, zh: 质量奖, en: Quality awards}
+  - {id: expo, zh: 品博会, en: The expo}
+"""
+
+
+def test_categories_are_declared_in_the_knowledge(tmp_path: Path) -> None:
+    """Staff rename or reorder a topic in smalltalk.yaml: every channel's topic buttons follow
+    (engine.topics), with no code change; an unused one is a warning with its line."""
+    from bot.engine import Engine
+
+    write(tmp_path, CATEGORIES, "smalltalk.yaml")
+    knowledge = load_knowledge(write(tmp_path, GOOD))
+    assert [c.id for c in knowledge.categories] == ["awards", "expo"]
+    engine = Engine(knowledge)
+    assert engine.topics("zh") == [("expo", "品博会")]
+    assert engine.topics("en") == [("expo", "The expo")]
+    [unused] = [w for w in knowledge.warnings if w.where.startswith("categories")]
+    assert unused.file.endswith("smalltalk.yaml") and unused.line == 2
+    assert "awards" in unused.where and "no entry" in unused.message
+
+
+def test_an_undeclared_category_names_itself_and_the_declared_ones(tmp_path: Path) -> None:
+    write(tmp_path, CATEGORIES, "smalltalk.yaml")
+    bad = GOOD.replace("    category: expo\n    questions:\n      zh: [品博会的",
+                       "    category: food\n    questions:\n      zh: [品博会的")
+    [p] = problems(tmp_path, bad)
+    assert p.file.endswith("expo.yaml") and p.line == line_of(bad, "category: food")
+    assert "expo-theme" in p.where and "category" in p.where
+    assert "'food'" in p.message and "awards, expo" in p.message
+    write(tmp_path, CATEGORIES + "  - {id: expo, zh: 重复}\n", "smalltalk.yaml")
+    [twice] = problems(tmp_path, GOOD)
+    assert twice.line == 4 and "expo" in twice.message and "twice" in twice.message
+
+
+def test_the_shipped_categories_keep_their_ids_names_and_order() -> None:
+    from bot.engine import Engine
+
+    engine = Engine(load_knowledge(ROOT / "knowledge"))
+    assert engine.topics("zh") == [
+        ("campaign", "质量月主题活动"), ("tasks", "十项重点工作"), ("nqi", "NQI一站式服务"),
+        ("expo", "品博会与品牌日"), ("awards", "质量奖"), ("brands", "品牌成绩"),
+        ("contest", "品质青岛故事大赛")]
+    assert [name for _, name in engine.topics("en")][:2] == [
+        "Quality Month ceremony", "The ten key tasks"]

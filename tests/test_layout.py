@@ -7,6 +7,7 @@ function-local import counts as much as one at the top of a file.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,3 +196,23 @@ def test_every_message_key_said_is_in_the_catalogue() -> None:
                 elif isinstance(key, ast.JoinedStr | ast.BinOp):
                     break  # a key built at run time: checked by the tests that reach it
     assert missing == []
+
+
+# The one Chinese string the page's script may hold: the avatar's mark, a logo, not a text.
+JS_CJK_ALLOWED = {"质"}
+_JS_COMMENT = re.compile(r"/\*.*?\*/|(?:^|\s)//[^\n]*", re.S)
+_JS_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'')
+_JS_LANG_TABLE = re.compile(r"\b(?:zh|en)\s*:\s*[{\[]")
+
+
+def test_the_web_page_script_holds_no_message_table() -> None:
+    """The page's texts and topic names come from the catalogue and the knowledge (web.py puts
+    them into the page): a zh/en table in bot/static/*.js would be a second catalogue that a
+    translator, a renamed category or the traditional script misses."""
+    found = []
+    for path in sorted((BOT / "static").glob("*.js")):
+        code = _JS_COMMENT.sub(" ", path.read_text(encoding="utf-8"))
+        found += [f"{path.name}: {m[0]}" for m in _JS_STRING.finditer(code)
+                  if _has_cjk(m[0]) and m[0][1:-1] not in JS_CJK_ALLOWED]
+        found += [f"{path.name}: {m[0]}" for m in _JS_LANG_TABLE.finditer(code)]
+    assert found == []

@@ -362,6 +362,26 @@ async def test_page_is_served_with_security_headers(api: Api) -> None:
     assert "<style" not in html and " style=" not in html and "<script>" not in html  # CSP-proof
 
 
+async def test_page_carries_its_texts_and_topics_from_the_catalogue(api: Api) -> None:
+    """The page greets without a second request: its texts (both languages) and the topics of
+    the loaded knowledge are in the page itself, as the catalogue and the knowledge say."""
+    async with api.session.get(api.base + "/") as response:
+        html = await response.text()
+        etag = response.headers["ETag"]
+    found = re.search(r'<script id="page-texts" type="application/json">(.*?)</script>', html,
+                      re.S)
+    assert found is not None
+    texts = json.loads(found[1])
+    assert texts["zh"]["send"] == "发送" and texts["en"]["send"] == "Send"
+    assert texts["en"]["phonePlaceholder"] == "Type your mobile number"
+    assert len(texts["zh"]["examples"]) == len(texts["en"]["examples"]) == 4
+    topics = shipped_engine().topics("en")
+    assert [tuple(t) for t in texts["en"]["topicList"]] == topics and len(topics) == 7
+    assert texts["zh"]["topicList"][0] == ["campaign", "质量月主题活动"]
+    async with api.session.get(api.base + "/", headers={"If-None-Match": etag}) as response:
+        assert response.status == 304
+
+
 async def test_page_and_its_files_refer_to_nothing_outside_the_origin(api: Api) -> None:
     async with api.session.get(api.base + "/") as response:
         html = await response.text()

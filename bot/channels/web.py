@@ -2,7 +2,7 @@
 
 Routes (all state comes from ``app[STATE]``):
 
-``GET /``                 the chat page (``bot/static/index.html``)
+``GET /``                 the chat page (``bot/static/index.html``, its texts put in inline)
 ``GET /static/<name>``    the page's CSS, JavaScript and icon (package data, read at start-up)
 ``POST /api/ask``         ``{"question": str, "lang"?: "zh"|"zh-hant"|"en"}``
 ``POST /api/action``      ``{"action": str, "lang"?: ...}`` (a button press:
@@ -366,11 +366,57 @@ def _load_static(directory: Path) -> dict[str, StaticFile]:
     return files
 
 
+PAGE_LANGS = ("zh", "en")  # the page's language switch
+TEXTS_MARK = b"__PAGE_TEXTS__"  # in index.html: where the page's texts go
+_PAGE_PREFIX = "web.page."
+_EXAMPLE = re.compile(r"example_\d+")
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+
+
+def page_texts(topics: Callable[[str], list[tuple[str, str]]]) -> dict[str, dict[str, Any]]:
+    """The chat page's texts per language, from the catalogue (``web.page.*``), with the
+    example questions as a list and the knowledge's topics as ``[id, name]`` pairs: the page
+    keeps no table of its own, so a translator or a renamed category changes it too."""
+    texts: dict[str, dict[str, Any]] = {}
+    for lang in PAGE_LANGS:
+        words: dict[str, Any] = {"examples": []}
+        for key in MESSAGES:
+            if key.startswith(_PAGE_PREFIX):
+                name = key[len(_PAGE_PREFIX):]
+                if _EXAMPLE.fullmatch(name):
+                    words["examples"].append(say(key, lang))
+                else:
+                    words[_camel(name)] = say(key, lang)
+        words["topicList"] = [[c, name] for c, name in topics(lang)]
+        texts[lang] = words
+    return texts
+
+
+def _inline_json(data: Any) -> bytes:
+    """JSON safe inside a ``<script type="application/json">`` element (no ``</script>``)."""
+    text = _dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text.encode()
+
+
 async def _page(files: dict[str, StaticFile], request: web.Request) -> web.StreamResponse:
-    return _file(files, "index.html", request)
+    """The chat page with its texts inline: nothing more to fetch before it can greet (a slow
+    network delays no label), and a knowledge reload renames its topics at the next load."""
+    item = files.get("index.html")
+    if item is None or TEXTS_MARK not in item.body:
+        return _file(files, "index.html", request)
+    engine = request.app[STATE].engine
+    body = item.body.replace(TEXTS_MARK, _inline_json(page_texts(engine.topics)))
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    rendered = {"index.html": StaticFile(body, item.content_type, etag)}
+    return _file(rendered, "index.html", request)
 
 
 async def _static(files: dict[str, StaticFile], request: web.Request) -> web.StreamResponse:
+    if request.match_info["name"] == "index.html":
+        return await _page(files, request)
     return _file(files, request.match_info["name"], request)
 
 

@@ -15,97 +15,10 @@
 (function () {
   "use strict";
 
-  var STRINGS = {
-    zh: {
-      htmlLang: "zh-CN",
-      title: "青岛质量月问答",
-      subtitle: "2022年“质量月”活动智能问答",
-      skip: "跳到提问框",
-      label: "您的问题",
-      placeholder: "请输入您的问题",
-      send: "发送",
-      log: "对话记录",
-      you: "您说：",
-      bot: "问答助手说：",
-      welcome: "您好！我是青岛“质量月”问答助手。我可以回答2022年青岛质量月的主题活动、十项重点工作、" +
-        "NQI一站式服务、品博会、质量奖和品牌成绩等问题。请直接输入问题，或点一个例子：",
-      examples: ["品博会什么时候举办？", "中国品牌日是哪天？", "NQI一站式服务平台是什么？",
-                 "青岛有几个中国质量奖？"],
-      links: "相关链接：",
-      more: "您还可以问：",
-      thinking: "正在查找答案…",
-      error: "抱歉，暂时没能取得答案。请检查网络后再试一次。",
-      tooLong: "问题太长了，请用一两句话提问。",
-      retry: "重试",
-      newTab: "（在新窗口打开）",
-      tools: "开放日报名与我的信息",
-      openDay: "报名开放日",
-      myBookings: "我的预约",
-      forget: "删除我的信息",
-      feedback: "这个回答有帮助吗？",
-      helpful: "有帮助",
-      notHelpful: "没有帮助",
-      none: "都不是",
-      topics: "您可以从这些话题里选择：",
-      clear: "清空对话",
-      clearShort: "清空",
-      copy: "复制",
-      copied: "已复制",
-      phonePlaceholder: "请输入手机号码",
-      namePlaceholder: "请输入参观人的姓名",
-      busy: "您发得有点快，请稍等一会儿再试。"
-    },
-    en: {
-      htmlLang: "en",
-      title: "Qingdao Quality Month Q&A",
-      subtitle: "Qingdao 2022 Quality Month",
-      skip: "Skip to the question box",
-      label: "Your question",
-      placeholder: "Type your question",
-      send: "Send",
-      log: "Conversation",
-      you: "You said:",
-      bot: "The assistant said:",
-      welcome: "Hello! I answer questions about Qingdao's 2022 Quality Month: the ceremony, the " +
-        "ten key tasks, NQI one-stop services, the Quality Life Expo, quality awards and brand " +
-        "figures. Type a question, or pick an example:",
-      examples: ["When is the Quality Life Expo?", "When is China Brand Day?",
-                 "What does NQI stand for?", "How many China Quality Awards does Qingdao have?"],
-      links: "Links:",
-      more: "You may also ask:",
-      thinking: "Looking for the answer…",
-      error: "Sorry, the answer could not be fetched. Please check your connection and try again.",
-      tooLong: "That question is too long; please ask in a sentence or two.",
-      retry: "Try again",
-      newTab: " (opens in a new tab)",
-      tools: "Open day and my data",
-      openDay: "Open day",
-      myBookings: "My bookings",
-      forget: "Delete my data",
-      feedback: "Was this helpful?",
-      helpful: "Helpful",
-      notHelpful: "Not helpful",
-      none: "None of these",
-      topics: "You can pick one of these topics:",
-      clear: "Clear chat",
-      clearShort: "Clear",
-      copy: "Copy",
-      copied: "Copied",
-      phonePlaceholder: "Type your mobile number",
-      namePlaceholder: "Type the visitor's name",
-      busy: "That was a little fast; please wait a moment and try again."
-    }
-  };
-  /* The knowledge's topics (bot.kb CATEGORIES), offered when nothing fits: topic:<category>. */
-  var TOPICS = [
-    ["campaign", "质量月主题活动", "Quality Month ceremony"],
-    ["tasks", "十项重点工作", "The ten key tasks"],
-    ["nqi", "NQI一站式服务", "NQI one-stop services"],
-    ["expo", "品博会与品牌日", "Quality Life Expo & Brand Day"],
-    ["awards", "质量奖", "Quality awards"],
-    ["brands", "品牌成绩", "Brand figures"],
-    ["contest", "品质青岛故事大赛", "Story contest"]
-  ];
+  /* The page's texts per language (zh, en), from the server's message catalogue (bot/messages.py,
+   * web.page.*), inline in the page (bot.channels.web renders it): examples is a list and
+   * topicList the knowledge's topics as [category, name], offered when nothing fits. */
+  var STRINGS = readTexts();
   var CODE_LINE = /^((?:预约码|候补编号|Booking code|Waiting-list code)[：:]) *([A-Z0-9]{4,16})[ \t]*$/m;
   var LANG_KEY = "qqm.lang";
   var SESSION_KEY = "qqm.session";
@@ -124,6 +37,15 @@
   var polling = false;
   var history = readHistory();  // [{who: "user", text} | {who: "bot", reply, notice?, done?}]
   var restoring = false;
+
+  function readTexts() {
+    try {
+      var texts = JSON.parse(document.getElementById("page-texts").textContent);
+      if (texts && texts.zh && texts.en) { return texts; }
+    } catch (e) { /* a page not rendered by the server */ }
+    var none = {examples: [], topicList: []};
+    return {zh: none, en: none};
+  }
 
   // ------------------------------------------------------------------ storage
 
@@ -336,8 +258,8 @@
     if (reply.status === "fallback" && (reply.kind === "knowledge" || reply.kind === "none")) {
       bubble.appendChild(el("p", "label", words.topics));
       var topics = el("div", "choices topics");
-      TOPICS.forEach(function (topic) {
-        var label = words === STRINGS.en ? topic[2] : topic[1];
+      (words.topicList || []).forEach(function (topic) {
+        var label = topic[1];
         topics.appendChild(choiceButton(label, function () {
           press("topic:" + topic[0], label);
         }, "topic"));
@@ -572,7 +494,7 @@
 
   function applyLang() {
     var words = STRINGS[lang];
-    document.documentElement.lang = words.htmlLang;
+    document.documentElement.lang = htmlLang(lang);
     document.title = words.title;
     document.querySelectorAll("[data-i18n]").forEach(function (node) {
       node.textContent = words[node.getAttribute("data-i18n")];
@@ -592,7 +514,7 @@
   function welcome() {
     var bubble = addMessage("bot");
     bubble.parentNode.classList.add("welcome");
-    bubble.parentNode.lang = STRINGS[lang].htmlLang;
+    bubble.parentNode.lang = htmlLang(lang);
     bubble.parentNode.setAttribute("data-status", "welcome");
     bubble.appendChild(el("p", "text", t("welcome")));
     var choices = el("div", "choices");
