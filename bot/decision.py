@@ -23,7 +23,7 @@ SHIPPED = Path(__file__).with_name("decision.json")
 FEATURES = ("bias", "score", "lead", "lead_capped", "explained", "foreign", "missing",
             "unknown_words", "unknown_pairs", "told", "told_alone", "top_only", "runner_only",
             "subject_top", "subject_runner", "overview", "same_subject", "runner_explained",
-            "runner_foreign", "length", "score_above_60", "explained_asked", "bare_name")
+            "runner_foreign", "length", "score_above_60", "explained_asked", "bare_name", "explained_plain")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Signals:
     same_entry_family: bool = False  # both entries speak of every named thing asked
     explained_asked: float = 0.0  # explained, the words asking an aspect it tells counted known
     bare_name: bool = False  # the question is a name and nothing else (品博会, 质量奖)
+    explained_plain: float = 0.0  # explained_asked, words weighed by their rarity in answers
 
     def vector(self) -> np.ndarray:
         """The features, in the order of FEATURES. Pairwise ones say whether the runner-up is
@@ -69,7 +70,7 @@ class Signals:
                          float(self.same_entry_family), self.runner_explained,
                          float(self.runner_foreign), math.log1p(self.tokens) / 3,
                          max(score - 0.6, 0.0) * 3, self.explained_asked,
-                         float(self.bare_name)])
+                         float(self.bare_name), self.explained_plain])
 
 
 def wholly_told(signals: Signals) -> bool:

@@ -7,6 +7,7 @@ entry; a close call becomes ``clarify`` (the citizen picks), and anything weaker
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -149,7 +150,10 @@ class Engine:
         self._named = self.normalizer.named_tokens | self.normalizer.question_tokens
         # Terms of answers that no phrasing uses, numbered after the index's own terms.
         self._answer_only: dict[str, int] = {}
+        self._answer_df: dict[int, int] = {}  # term number → answers using it
         self._entry_terms = self._entry_sets(asks)
+        self._answers = len(knowledge.entries)
+        self._rarest = math.log(self._answers + 1)
         self._smalltalk = {
             self._smalltalk_key(pattern): intent
             for intent in knowledge.smalltalk.intents for pattern in intent.patterns
@@ -193,6 +197,10 @@ class Engine:
             asked_owner, asked = self.index.held_tokens(int(doc_bounds[chunk]),
                                                         int(doc_bounds[chunk + 1]))
             told_owner, told = self._told(part, table, asks)
+            pairs = np.unique(table.doc.astype(np.int64) * len(table.terms) + table.term)
+            for term, df in zip(*np.unique(number[pairs % len(table.terms)], return_counts=True),
+                                strict=True):
+                self._answer_df[int(term)] = self._answer_df.get(int(term), 0) + int(df)
             sets.add(np.concatenate([first + table.doc, asked_owner, first + told_owner]),
                      np.concatenate([number[table.term], _ASKED + asked, _ASKED + told]))
         return sets.seal()
@@ -443,18 +451,21 @@ class Engine:
             runner_foreign=bool(second.foreign) if second is not None else False,
             top_only=pair[0], runner_only=pair[1], subject_top=pair[2], subject_runner=pair[3],
             overview=not asked and pair[5] >= 0.9 and self._is_overview(top, tokens),
-            same_entry_family=pair[4], explained_asked=pair[5],
+            same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
 
     def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,
-                        asking: set[str]) -> tuple[float, float, float, float, bool, float]:
+                        asking: set[str]
+                        ) -> tuple[float, float, float, float, bool, float, float]:
         """(share of the question's information only the best entry knows, share only the
         runner-up knows, share of the question's named things the best entry speaks of, the
         same for the runner-up, whether both speak of every named thing, the share of the
         question the best entry accounts for when the words asking an aspect it tells count
-        as known) — the subject test of "did you mean": a runner-up that knows nothing the
-        best does not is no alternative."""
+        as known, and that share again with each word weighed by how rare it is among the
+        answers (能, 加, 来 are everyday words of the article; a citizen's 能不能参加 is how
+        they ask, not what)) — the subject test of "did you mean": a runner-up that knows
+        nothing the best does not is no alternative."""
         n = query.words
         terms, info = query.terms[:n], query.info[:n]
         keys = [top.hit.key] + ([second.hit.key] if second is not None else [])
@@ -472,12 +483,21 @@ class Engine:
         top_only = float(weights[known[:, 0] & ~known[:, 1] & ~asks].sum()) / total
         runner_only = float(weights[known[:, 1] & ~known[:, 0] & ~asks].sum()) / total
         explained = float(weights[known[:, 0] | asks].sum()) / total if n else 0.0
+        rare = np.array([self._answer_rarity(t, x) for t, x in zip(terms, numbers, strict=True)])
+        plain = float(rare[known[:, 0] | asks].sum()) / (float(rare.sum()) or 1.0) if n else 0.0
         named = [i for i, t in enumerate(terms) if t in self.normalizer.named_tokens]
         if not named:
-            return top_only, runner_only, 0.0, 0.0, False, explained
+            return top_only, runner_only, 0.0, 0.0, False, explained, plain
         a, b = known[named, 0], known[named, 1]
         return (top_only, runner_only, float(a.mean()), float(b.mean()), bool(a.all() and b.all()),
-                explained)
+                explained, plain)
+
+    def _answer_rarity(self, term: str, number: int) -> float:
+        """How rare a word is among the answers (log of answers per answer using it); a
+        named thing or question word counts as rare as a word no answer uses."""
+        if term in self._named or number < 0:
+            return self._rarest
+        return math.log((self._answers + 1) / (self._answer_df.get(number, 0) + 1))
 
     def _overview_first(self, ranked: list[_Scored], tokens: list[str]) -> list[_Scored]:
         """A question that asks nothing specific of a named thing (品博会, 品博会是什么) gets

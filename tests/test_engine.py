@@ -214,3 +214,12 @@ def test_a_word_the_knowledge_never_uses_counts_against_an_answer(engine: Engine
     assert engine.signals(unknown.ranked, unknown.tokens).unknown_words > 0.2
     assert engine.ask("品博会的主题是什么").status is Status.ANSWER
     assert engine.ask("品博会的吉祥物是什么").status is not Status.ANSWER
+
+
+def test_everyday_words_weigh_less_in_what_an_answer_explains(engine: Engine) -> None:
+    # 能不能…参加 is how a citizen asks, not what: words that many answers use weigh less
+    # than the expo and 线上, which the format's answer speaks of
+    read = engine.read("品博会能不能线上参加")
+    signals = engine.signals(read.ranked, read.tokens, read.asked, read.asking)
+    assert read.ranked[0].entry.id == "expo-format"
+    assert signals.explained_plain > signals.explained
