@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.messages import say
 from bot.text import Normalizer, char_pinyin
 
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
@@ -26,21 +27,6 @@ ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", 
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration"})
-
-# How the honest reply names each aspect (zh, en): "报道没有提到品博会的门票价格".
-LABELS: dict[str, tuple[str, str]] = {
-    "when": ("时间", "date"), "day": ("具体日期", "exact day"),
-    "hours": ("开放时间", "opening hours"), "where": ("地点", "place"),
-    "who": ("相关人员或单位", "names of those involved"),
-    "how_many": ("具体数量", "exact number"), "which": ("完整名单", "full list"),
-    "what": ("具体内容", "details"), "why": ("原因或作用", "purpose"),
-    "join": ("报名或参与方式", "sign-up details"),
-    "contact": ("联系方式（电话、网址、地址、邮箱）", "contact details (phone, website, address, e-mail)"),
-    "price": ("费用或门票价格", "price or ticket cost"),
-    "eligibility": ("参与条件", "eligibility conditions"), "age": ("年龄", "age"),
-    "founded": ("成立时间", "founding year"), "hometown": ("籍贯", "home town"),
-    "full_list": ("完整名单", "full list"), "duration": ("持续时间", "duration"),
-}
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -290,9 +276,9 @@ _ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[（(][一二三四五六七八九�
 
 
 def label(aspect: str, lang: str) -> str:
-    zh, en = LABELS[aspect]
-    return en if lang == "en" else zh
+    """How the honest reply names the aspect (the catalogue's ``aspect.*``)."""
+    return say(f"aspect.{aspect}", lang)
 
 
-__all__ = ["ASPECTS", "DETAILS", "LABELS", "Told", "asked", "counted", "counts",
+__all__ = ["ASPECTS", "DETAILS", "Told", "asked", "counted", "counts",
            "derive", "label", "longest_list", "spans", "stated_count"]

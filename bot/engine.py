@@ -667,34 +667,34 @@ class Engine:
 def date_note(when: When, what: Any, lang: str, now: datetime) -> str:
     """'首届品博会：2022年12月（已过去）' — said relative to the moment of answering."""
     now = now.astimezone(TZ)
-    label_zh = what.zh if what else "时间"
-    label_en = (what.en or what.zh) if what else "Date"
-    label_en = label_en[:1].upper() + label_en[1:]
+    en = lang == "en"
+    if en:
+        label = (what.en or what.zh) if what else say("date.label", lang)
+        label = label[:1].upper() + label[1:]
+    else:
+        label = what.zh if what else say("date.label", "zh")  # say() below gives the script
     m = when.moment
     if when.yearly:
         this_year = m.replace(year=now.year)
         if this_year.date() < now.date():
             this_year = m.replace(year=now.year + 1)
         days = (this_year.date() - now.date()).days
-        if lang == "en":
-            state = "today" if days == 0 else f"next on {_en_date(this_year, 'day')}, in {days} days"
-            return f"📅 {label_en}: every year on {m.strftime('%B')} {m.day} ({state})."
-        state = "就是今天" if days == 0 else f"下一次是{this_year.year}年{m.month}月{m.day}日，还有{days}天"
-        return Engine._script(f"📅 {label_zh}：每年{m.month}月{m.day}日（{state}）", lang)
+        on = _en_date(this_year, "day") if en else f"{this_year.year}年{m.month}月{m.day}日"
+        state = say("date.today", lang) if days == 0 else say("date.next", lang, on=on, days=days)
+        day = f"{m.strftime('%B')} {m.day}" if en else f"{m.month}月{m.day}日"
+        return say("date.yearly", lang, label=label, day=day, state=state)
     keys = {"year": lambda d: (d.year,), "month": lambda d: (d.year, d.month),
             "day": lambda d: (d.year, d.month, d.day), "minute": lambda d: (d.year, d.month, d.day)}
     key = keys[when.precision]
     if key(m) < key(now):
-        relation = ("已过去", "already past")
+        relation = say("date.past", lang)
     elif key(m) == key(now):
-        relation = {"year": ("就在今年", "this year"), "month": ("就在本月", "this month")}.get(
-            when.precision, ("就在今天", "today"))
+        relation = say({"year": "date.this_year", "month": "date.this_month"}.get(
+            when.precision, "date.today_once"), lang)
     else:
-        days = (m.date() - now.date()).days
-        relation = (f"还有{days}天", f"in {days} days")
-    if lang == "en":
-        return f"📅 {label_en}: {_en_date(m, when.precision)} ({relation[1]})."
-    return Engine._script(f"📅 {label_zh}：{_zh_date(m, when.precision)}（{relation[0]}）", lang)
+        relation = say("date.in_days", lang, days=(m.date() - now.date()).days)
+    on = _en_date(m, when.precision) if en else _zh_date(m, when.precision)
+    return say("date.note", lang, label=label, on=on, relation=relation)
 
 
 def _zh_date(m: datetime, precision: str) -> str:

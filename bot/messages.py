@@ -428,6 +428,30 @@ MESSAGES: dict[str, Text] = {
     "web.page.name_placeholder": ("请输入参观人的姓名", "Type the visitor's name"),
     "web.page.busy": ("您发得有点快，请稍等一会儿再试。",
                       "That was a little fast; please wait a moment and try again."),
+    # the date note under an answer (bot.engine.date_note): label, date, past or to come
+    "date.label": ("时间", "Date"),
+    "date.note": ("📅 {label}：{on}（{relation}）", "📅 {label}: {on} ({relation})."),
+    "date.yearly": ("📅 {label}：每年{day}（{state}）", "📅 {label}: every year on {day} ({state})."),
+    "date.today": ("就是今天", "today"),
+    "date.today_once": ("就在今天", "today"),
+    "date.next": ("下一次是{on}，还有{days}天", "next on {on}, in {days} days"),
+    "date.past": ("已过去", "already past"),
+    "date.this_year": ("就在今年", "this year"),
+    "date.this_month": ("就在本月", "this month"),
+    "date.in_days": ("还有{days}天", "in {days} days"),
+    # how the honest reply names what the report does not give ("报道没有提到品博会的门票价格")
+    "aspect.when": ("时间", "date"), "aspect.day": ("具体日期", "exact day"),
+    "aspect.hours": ("开放时间", "opening hours"), "aspect.where": ("地点", "place"),
+    "aspect.who": ("相关人员或单位", "names of those involved"),
+    "aspect.how_many": ("具体数量", "exact number"), "aspect.which": ("完整名单", "full list"),
+    "aspect.what": ("具体内容", "details"), "aspect.why": ("原因或作用", "purpose"),
+    "aspect.join": ("报名或参与方式", "sign-up details"),
+    "aspect.contact": ("联系方式（电话、网址、地址、邮箱）",
+                       "contact details (phone, website, address, e-mail)"),
+    "aspect.price": ("费用或门票价格", "price or ticket cost"),
+    "aspect.eligibility": ("参与条件", "eligibility conditions"), "aspect.age": ("年龄", "age"),
+    "aspect.founded": ("成立时间", "founding year"), "aspect.hometown": ("籍贯", "home town"),
+    "aspect.full_list": ("完整名单", "full list"), "aspect.duration": ("持续时间", "duration"),
 }
 
 
