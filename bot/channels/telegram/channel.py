@@ -22,7 +22,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, TypeHa
 
 from bot.asker import Asker
 from bot.channels.telegram import admin, gate, questions, signup, webhook
-from bot.channels.telegram.gate import FloodGate, LangPrefs, PerChatOrder
+from bot.channels.telegram.gate import FloodGate, LangPrefs, PerChatOrder, SharedFloodGate
 from bot.channels.telegram.logs import MaskPhones, RedactToken
 from bot.channels.telegram.render import NO_PREVIEW, Outgoing, plain, render
 from bot.channels.telegram.updates import Context, is_private, mention_pattern
@@ -145,8 +145,11 @@ class TelegramBot:
                     handler.removeFilter(log_filter)
 
     def start_background(self, application: Application) -> None:
-        """The outbox delivery task, and the admins' hook for broken knowledge."""
+        """The outbox delivery task, the admins' hook for broken knowledge, and (replicas over
+        PostgreSQL) the flood gate counted in the shared database."""
         store = self.state.store
+        if store is not None and store.kind == "postgresql":
+            self.flood = SharedFloodGate(store, self.flood.limit, self.flood.window)
         if store is not None:
             self._outbox = asyncio.create_task(
                 run_outbox(store, "telegram", TelegramNotifier(application.bot), clock=self.now,

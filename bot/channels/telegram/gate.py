@@ -90,6 +90,38 @@ class FloodGate:
             return "ok"
         return "notice" if count == self.limit + 1 else "silent"
 
+    async def verdict(self, user_id: int) -> Literal["ok", "notice", "silent"]:
+        """What the handlers ask: :meth:`check` here; across replicas, the shared count."""
+        return self.check(user_id)
+
+
+class SharedFloodGate(FloodGate):
+    """The same limit counted in the shared database (replicas over PostgreSQL): a person
+    whose updates reach two replicas gets ``limit`` a minute in all, not ``limit`` on each.
+
+    The count is the store's token bucket (one upsert per update, the web API's rate limit
+    uses the same); the single notice is remembered by the replica that refused, so a person
+    may be told once per replica, never once per message."""
+
+    def __init__(self, store: Store, limit: int = 20, window: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(limit, window, clock)  # wall clock: the replicas' clocks agree
+        self.store = store
+        self._told: dict[int, float] = {}  # user → when this replica gave the notice
+
+    async def verdict(self, user_id: int) -> Literal["ok", "notice", "silent"]:
+        now = self.clock()
+        per_minute = max(1, round(self.limit * 60.0 / self.window))
+        wait = await self.store.rate_hit(f"telegram-flood:{user_id}", per_minute, now)
+        if wait is None:
+            return "ok"
+        if now - self._told.get(user_id, float("-inf")) < self.window:
+            return "silent"
+        self._told[user_id] = now
+        if len(self._told) > self._prune_at:
+            self._told = {u: t for u, t in self._told.items() if now - t < self.window}
+        return "notice"
+
 
 class PerChatOrder(BaseUpdateProcessor):
     """Updates of different chats run concurrently; one chat's updates run in arrival order."""
@@ -136,7 +168,7 @@ async def load_lang(bot: TelegramBot, update: Update, context: Context) -> None:
 async def flood_gate(bot: TelegramBot, update: Update, context: Context) -> None:
     query = update.callback_query
     if query is not None and query.from_user is not None:  # button presses count too
-        verdict = bot.flood.check(query.from_user.id)
+        verdict = await bot.flood.verdict(query.from_user.id)
         if verdict == "ok":
             return
         await acknowledge(query)
@@ -146,7 +178,7 @@ async def flood_gate(bot: TelegramBot, update: Update, context: Context) -> None
     message = update.message
     if message is None or message.from_user is None or not bot.addressed(message, context):
         return
-    verdict = bot.flood.check(message.from_user.id)
+    verdict = await bot.flood.verdict(message.from_user.id)
     if verdict == "ok":
         return
     if verdict == "notice":
