@@ -24,7 +24,7 @@ from bot.engine import Engine
 from bot.kb import load_knowledge
 from bot.settings import Settings
 from tests.paths import ROOT, copy_knowledge
-from tests.web_helpers import CookieSessions
+from tests.web_helpers import CookieSessions, serve
 
 
 def knowledge_copy(tmp_path: Path) -> Path:
@@ -112,16 +112,9 @@ class Client:
 async def running(settings: Settings, engine: Engine | None = None) -> AsyncIterator[Client]:
     """The real app (storage, live reload, metrics, web channel) on a free port."""
     engine = engine or Engine(load_knowledge(settings.knowledge_dir))
-    app = create_app(settings, engine)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Client(f"http://127.0.0.1:{runner.addresses[0][1]}", http, app)
-    finally:
-        await runner.cleanup()
+    async with serve(create_app(settings, engine)) as (base, app), \
+            aiohttp.ClientSession() as http:
+        yield Client(base, http, app)
 
 
 def run_cli(*args: str, data_dir: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.store import Draft, Store
 from tests.open_day_helpers import SESSION_A
 from tests.paths import ROOT, copy_knowledge
-from tests.web_helpers import CookieSessions, shipped_engine
+from tests.web_helpers import CookieSessions, serve, shipped_engine
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)
 
@@ -87,16 +87,9 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 async def _serve(config: Settings) -> AsyncIterator[Site]:
-    app = create_app(config, shipped_engine())
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Site(f"http://127.0.0.1:{runner.addresses[0][1]}", http, app)
-    finally:
-        await runner.cleanup()
+    async with serve(create_app(config, shipped_engine())) as (base, app), \
+            aiohttp.ClientSession() as http:
+        yield Site(base, http, app)
 
 
 @pytest.fixture
