@@ -143,6 +143,7 @@ class Engine:
         self._asks = asks  # question-word kind (when, where, how_many) → its token
         docs, keys, spelled = self._phrasings(knowledge)
         spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
+        spelled.extend(self.normalizer.base_tokens(e.answer.zh) for e in knowledge.entries)
         self.speller = Speller(spelled)
         del spelled  # before the index is built: the two builds' peaks do not add up
         self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)

@@ -16,12 +16,13 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.text import BIGRAM_SEP, char_pinyin, features, is_cjk_token, segment_pinyin
+from bot.text import BIGRAM_SEP, char_pinyin, char_readings, features, is_cjk_token, segment_pinyin
 
 
 @dataclass(frozen=True)
@@ -564,7 +565,8 @@ class Speller:
             if BIGRAM_SEP in term:
                 a, b = term.split(BIGRAM_SEP)
                 if _phonetic(a) and _phonetic(b):
-                    pairs[(char_pinyin(a), char_pinyin(b))].append(term)
+                    for sound in product(char_readings(a), char_readings(b)):
+                        pairs[sound].append(term)
             elif is_cjk_token(term):
                 chars[char_pinyin(term)].append(term)
         # by frequency, then by character(s): a pair term is "a␟b" with a and b one character
@@ -639,14 +641,25 @@ class Speller:
             if not (_phonetic(a) and _phonetic(b)) or a + BIGRAM_SEP + b in known:
                 continue
             self._phonetic_maps()
-            for ka, kb in self._pair_options((char_pinyin(a), char_pinyin(b))):
-                if _same(a, ka) and self._confirmed(tokens, i + 1, kb, right=True):
+            for ka, kb in self._homophone_pairs(a, b):
+                if _same(a, ka) and kb not in _NEVER_TYPED_FOR and \
+                        self._confirmed(tokens, i + 1, kb, right=True):
                     tokens[i], tokens[i + 1] = ka, kb
                     break
-                if _same(b, kb) and self._confirmed(tokens, i, ka, right=False):
+                if _same(b, kb) and ka not in _NEVER_TYPED_FOR and \
+                        self._confirmed(tokens, i, ka, right=False):
                     tokens[i], tokens[i + 1] = ka, kb
                     break
         return tokens
+
+    def _homophone_pairs(self, a: str, b: str) -> Iterator[tuple[str, str]]:
+        """Known pairs sounding like ``a b`` in any of their readings, first readings first."""
+        seen: set[tuple[str, str]] = set()
+        for sound in product(char_readings(a), char_readings(b)):
+            for pair in self._pair_options(sound):
+                if pair not in seen:
+                    seen.add(pair)
+                    yield pair
 
     def _confirmed(self, tokens: list[str], at: int, new: str, right: bool) -> bool:
         if tokens[at] not in self._known:
@@ -656,6 +669,11 @@ class Speller:
             return False
         pair = new + BIGRAM_SEP + tokens[other] if right else tokens[other] + BIGRAM_SEP + new
         return pair in self._known
+
+
+# Question characters a homophone swap never brings in: 那个基地 is "that base", and read as
+# 哪个基地 it would ask "which base".
+_NEVER_TYPED_FOR = frozenset("哪")
 
 
 def _phonetic(token: str) -> bool:

@@ -138,6 +138,21 @@ def char_pinyin(token: str) -> str:
     return fold_syllable(syllable)
 
 
+@lru_cache(maxsize=1 << 16)
+def char_readings(token: str) -> tuple[str, ...]:
+    """Every toneless reading of one character, folded as :func:`char_pinyin` folds (薄 is
+    bao and bo, 识 shi and zhi): a citizen's IME typed the reading they meant, which need not
+    be the first one."""
+    if token.isdigit() or len(token) != 1:
+        return (char_pinyin(token),)
+    from pypinyin import Style, pinyin
+
+    found = [fold_syllable(s) for s in pinyin(token, style=Style.NORMAL, heteronym=True,
+                                              errors="default")[0]]
+    first = char_pinyin(token)
+    return (first, *sorted(set(found) - {first}))
+
+
 def fold_syllable(syllable: str) -> str:
     s = syllable.lower().replace("v", "u").replace("ü", "u")
     for hard, soft in (("zh", "z"), ("ch", "c"), ("sh", "s")):

@@ -17,6 +17,7 @@ from bot.kb import TZ, EventDate, Knowledge, When
     ("质量越的主题是什么", "campaign-theme"),     # 越 for 月
     ("一站是服务平台能提供哪些服务", "nqi-services"),  # 是 for 式
     ("五多金花是哪几家", "brand-five-golden-flowers"),  # 多 for 朵
+    ("品薄会什么时候开", "expo-date"),            # 薄 read bo, not its first reading bao
     ("青岛的五朵金是哪几家", "brand-five-golden-flowers"),  # a missing character
     ("品博会会什么时候举办", "expo-date"),        # an extra character
     ("品 博 会 什 么 时 候 举 办", "expo-date"),  # spaces between characters
@@ -223,3 +224,15 @@ def test_everyday_words_weigh_less_in_what_an_answer_explains(engine: Engine) ->
     signals = engine.signals(read.ranked, read.tokens, read.asked, read.asking)
     assert read.ranked[0].entry.id == "expo-format"
     assert signals.explained_plain > signals.explained
+
+
+def test_a_homophone_repair_never_turns_that_into_which(engine: Engine) -> None:
+    """那个基地 is "that base": read as 哪个基地 it would ask "which base"."""
+    fixed, _ = engine.speller.correct(engine.normalizer.base_tokens("那个基地一期投了多少钱"))
+    assert "哪" not in "".join(fixed)
+
+
+def test_a_homophone_is_repaired_with_the_words_of_the_answers_too(engine: Engine) -> None:
+    """标识 (zhi, a reading of 识) is the answers' 标志, not 标是."""
+    fixed, _ = engine.speller.correct(engine.normalizer.base_tokens("地理标识保护产品有几个"))
+    assert "标志" in "".join(fixed)
