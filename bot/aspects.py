@@ -267,9 +267,23 @@ def stated_count(text: str) -> int:
 def longest_list(answer: str) -> int:
     """How many items the longest list of an answer has: A、B、C in one clause, or items on
     lines of their own (1. … / （一）… / - …)."""
-    inline = max((part.count("、") + 1 for part in re.split(r"[。；;，,：:\n]", answer)), default=0)
+    inline = max((_inline_items(part) for part in re.split(r"[。；;，,：:\n]", answer)),
+                 default=0)
     lines = len(_ITEM_RE.findall(answer))
-    return max(inline, lines, answer.count("；") + 1)
+    # "A；B；C" is a list; one semicolon between two sentences is not
+    semicolons = answer.count("；")
+    return max(inline, lines, semicolons + 1 if semicolons >= 2 else 1)
+
+
+def _inline_items(clause: str) -> int:
+    """Items of a clause's list: A、B、C, and A、B和C (the last joined by 和, 与 or 及)."""
+    if "、" not in clause:
+        return 1
+    last = clause.rsplit("、", 1)[1]
+    return clause.count("、") + 1 + (1 if _LAST_JOIN_RE.search(last) else 0)
+
+
+_LAST_JOIN_RE = re.compile(r"[^、]{2,}[和与及][^、]{2,}")
 
 
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[（(][一二三四五六七八九十\d]+[)）]|[-*•])", re.MULTILINE)

@@ -412,13 +412,14 @@ class Engine:
         on the same subject that does not (品博会几月 → the expo's date, not its theme)."""
         head = []
         noun = aspects.counted(text) if "how_many" in asked and text else None
-        # "26家品牌都有哪些": a list of 26 is asked; an answer naming two of them lacks it.
+        # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
+        # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
             if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
                 missing = missing | {"how_many"}  # a number of something else
-            if listed >= 4 and aspects.longest_list(r.entry.answer.zh) < listed:
+            if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
                 missing = missing | {"full_list"}
             score = r.score - _ASPECT_PENALTY if missing else r.score
             head.append(replace(r, score=score, missing=missing))

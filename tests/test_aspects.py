@@ -3,6 +3,7 @@ entry tells (derived, or stated by staff)."""
 
 import pytest
 
+from bot import aspects
 from bot.aspects import asked, counted, derive
 from bot.engine import Engine, Status
 
@@ -119,3 +120,12 @@ def test_a_home_town_not_in_the_article_is_said_so_of_the_person(engine: Engine)
     reply = engine.ask("袁瑛政是哪里人")
     assert reply.kind == "detail_not_in_source"
     assert reply.text.startswith("报道没有提到袁瑛政的籍贯")
+
+
+def test_which_two_asks_for_two_names_not_the_count(engine: Engine) -> None:
+    """The report counts Qingdao's World Brand 500 companies (2) but never names them: "which
+    two" gets the honest reply, not the count as if it answered."""
+    reply = engine.ask("青岛的两家世界品牌500强分别是哪两家")
+    assert reply.status is not Status.ANSWER
+    assert aspects.longest_list("青岛啤酒、中车四方和青岛超银中学。") == 3
+    assert aspects.longest_list("企业2家。这是排行榜的数字；报道没有给出数量。") == 1
