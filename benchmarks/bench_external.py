@@ -585,7 +585,7 @@ def read_all(engine: Engine, questions: Sequence[Question]) -> Read:
     rows, top = [], []
     start = time.perf_counter()
     for q in questions:
-        read = engine.read(q.text)
+        read = engine.read(engine.without_context(q.text))
         if read.ranked:
             rows.append(engine.signals(read.ranked, read.tokens, read.asked).vector())
             top.append(index_of[id(read.ranked[0].entry)])

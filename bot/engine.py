@@ -246,7 +246,7 @@ class Engine:
         small = self._match_smalltalk(text)
         if small is not None:
             return small(asked_lang)
-        read = self.read(text, asked_lang)
+        read = self.read(self.without_context(text), asked_lang)
         return self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking)
 
     def read(self, text: str, lang: str = "zh") -> Reading:
@@ -268,6 +268,22 @@ class Engine:
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
         return Reading(tokens, asked, ranked, lang, aspects.spans(text))
+
+    def without_context(self, text: str) -> str:
+        """The question without the clauses that say who asks (我是做家电的企业，…): they
+        tell about the citizen, not what is asked, yet their words (企业, 员工) pull the
+        question to entries about companies. Such a clause speaks of the asker, names none
+        of the knowledge's things, asks nothing and is not the last one."""
+        clauses = _CLAUSE_RE.findall(text)
+        if len(clauses) < 2:
+            return text
+        named = self.normalizer.named_tokens
+        kept = [c for i, c in enumerate(clauses)
+                if i == len(clauses) - 1 or not _ABOUT_ME_RE.match(c) or aspects.asked(c)
+                or c.rstrip().endswith(("?", "？"))
+                or any(t in named for t in self.normalizer.tokens(c))]
+        rest = "".join(kept)
+        return rest if len(rest.strip()) >= 4 else text
 
     def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
         """The answer of one entry, for a suggestion the citizen picked."""
@@ -383,7 +399,9 @@ class Engine:
         # 2023 or 第5届 when the entry speaks of 2022 and the 4th; 品博会 when it speaks of
         # the ceremony; "when" when it gives no date: the question is about something else,
         # however alike the wording.
-        named = [i for i, t in enumerate(words) if t[0].isdigit() or t in self._named]
+        # 1 is mostly the article a citizen says (我们是一家小公司, 有一个问题), not a figure.
+        named = [i for i, t in enumerate(words)
+                 if (t[0].isdigit() and t != "1") or t in self._named]
         return covered, explained, ~known[named].all(axis=0)
 
     def told(self, entry: Entry) -> aspects.Told:
@@ -664,6 +682,10 @@ class Engine:
             return Reply(Status.ANSWER, body, lang, kind=intent.id)
 
         return reply
+
+
+_CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
+_ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
 
 
 def date_note(when: When, what: Any, lang: str, now: datetime) -> str:

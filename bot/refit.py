@@ -175,7 +175,7 @@ def rows(engine: Engine, items: Iterable[Labelled]
     x, y, answerable = [], [], []
     for item in items:
         text = clean(item.text)
-        read = engine.read(text, detect_language(text) or "zh")
+        read = engine.read(engine.without_context(text), detect_language(text) or "zh")
         if not read.ranked:
             continue
         x.append(engine.signals(read.ranked, read.tokens, read.asked, read.asking).vector())

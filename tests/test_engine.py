@@ -236,3 +236,21 @@ def test_a_homophone_is_repaired_with_the_words_of_the_answers_too(engine: Engin
     """标识 (zhi, a reading of 识) is the answers' 标志, not 标是."""
     fixed, _ = engine.speller.correct(engine.normalizer.base_tokens("地理标识保护产品有几个"))
     assert "标志" in "".join(fixed)
+
+
+@pytest.mark.parametrize(("question", "entry_id"), [
+    # who asks is context, not the question: 企业, 员工 must not pull it to the exhibitors
+    ("我是一家企业的员工，品博会什么时候办", "expo-date"),
+    # 一家 is "a company", not a figure the entry lacks; 在哪些方面 asks "which", not "where"
+    ("我们是一家做家电的小公司，质量创新大赛鼓励员工在哪些方面创新？", "task-innovation-contest"),
+])
+def test_a_question_told_with_who_asks_is_answered(engine: Engine, question: str,
+                                                   entry_id: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER, (reply.status, reply.suggestions)
+    assert reply.entry_id == entry_id
+
+
+def test_context_that_names_the_subject_is_kept(engine: Engine) -> None:
+    assert engine.without_context("我想参加品博会，怎么报名") == "我想参加品博会，怎么报名"
+    assert engine.without_context("我是一家企业的员工，品博会什么时候办") == "品博会什么时候办"
