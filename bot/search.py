@@ -642,12 +642,12 @@ class Speller:
                 continue
             self._phonetic_maps()
             for ka, kb in self._homophone_pairs(a, b):
-                if _same(a, ka) and kb not in _NEVER_TYPED_FOR and \
-                        self._confirmed(tokens, i + 1, kb, right=True):
+                if (ka, kb) in _NEVER_FOR:
+                    continue
+                if _same(a, ka) and self._confirmed(tokens, i + 1, kb, right=True):
                     tokens[i], tokens[i + 1] = ka, kb
                     break
-                if _same(b, kb) and ka not in _NEVER_TYPED_FOR and \
-                        self._confirmed(tokens, i, ka, right=False):
+                if _same(b, kb) and self._confirmed(tokens, i, ka, right=False):
                     tokens[i], tokens[i + 1] = ka, kb
                     break
         return tokens
@@ -671,9 +671,9 @@ class Speller:
         return pair in self._known
 
 
-# Question characters a homophone swap never brings in: 那个基地 is "that base", and read as
-# 哪个基地 it would ask "which base".
-_NEVER_TYPED_FOR = frozenset("哪")
+# Pairs a homophone swap never makes: 那个基地 is "that base", and read as 哪个基地 it would
+# ask "which base" (中国品牌日是那天 is still read 哪天).
+_NEVER_FOR = frozenset({("哪", "个"), ("哪", "些"), ("哪", "位"), ("哪", "家")})
 
 
 def _phonetic(token: str) -> bool:

@@ -18,6 +18,7 @@ from bot.kb import TZ, EventDate, Knowledge, When
     ("一站是服务平台能提供哪些服务", "nqi-services"),  # 是 for 式
     ("五多金花是哪几家", "brand-five-golden-flowers"),  # 多 for 朵
     ("品薄会什么时候开", "expo-date"),            # 薄 read bo, not its first reading bao
+    ("中国品牌日是那天", "expo-china-brand-day"),  # 那 for 哪 (but 那个 stays "that")
     ("青岛的五朵金是哪几家", "brand-five-golden-flowers"),  # a missing character
     ("品博会会什么时候举办", "expo-date"),        # an extra character
     ("品 博 会 什 么 时 候 举 办", "expo-date"),  # spaces between characters
