@@ -142,9 +142,10 @@ class Engine:
         asks = dict(zip(kinds, sorted(self.normalizer.question_tokens), strict=True))
         self._asks = asks  # question-word kind (when, where, how_many) → its token
         docs, keys, spelled = self._phrasings(knowledge)
-        spelled.extend(self.normalizer.base_tokens(v) for v in self.normalizer.variants)
+        names = [self.normalizer.base_tokens(v) for v in self.normalizer.variants]
+        spelled.extend(names)
         spelled.extend(self.normalizer.base_tokens(e.answer.zh) for e in knowledge.entries)
-        self.speller = Speller(spelled)
+        self.speller = Speller(spelled, names)
         del spelled  # before the index is built: the two builds' peaks do not add up
         self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
         del docs

@@ -546,8 +546,13 @@ class Speller:
     - a character typed twice where the knowledge never doubles it (品博会会).
     """
 
-    def __init__(self, docs: Iterable[Sequence[str]]) -> None:
+    def __init__(self, docs: Iterable[Sequence[str]],
+                 names: Iterable[Sequence[str]] = ()) -> None:
         self._known = doc_frequencies(docs)
+        # adjacent pairs of the staff's names (品博, 博会): the only pairs a character's other
+        # reading may repair to (品薄会 → 品博会); every other repair goes by first readings
+        self._name_pairs = frozenset(a + BIGRAM_SEP + b for name in names
+                                     for a, b in zip(name, name[1:], strict=False))
         self._words = [t for t in self._known if t.isascii() and t.isalpha() and len(t) > 1]
         # pinyin of a pair → the known pairs (terms) that sound so; of a character → the known
         # characters; most frequent first. Terms rather than (df, a, b) tuples: a third of
@@ -565,8 +570,7 @@ class Speller:
             if BIGRAM_SEP in term:
                 a, b = term.split(BIGRAM_SEP)
                 if _phonetic(a) and _phonetic(b):
-                    for sound in product(char_readings(a), char_readings(b)):
-                        pairs[sound].append(term)
+                    pairs[(char_pinyin(a), char_pinyin(b))].append(term)
             elif is_cjk_token(term):
                 chars[char_pinyin(term)].append(term)
         # by frequency, then by character(s): a pair term is "a␟b" with a and b one character
@@ -653,11 +657,17 @@ class Speller:
         return tokens
 
     def _homophone_pairs(self, a: str, b: str) -> Iterator[tuple[str, str]]:
-        """Known pairs sounding like ``a b`` in any of their readings, first readings first."""
+        """Known pairs sounding like ``a b``: by first readings, then by the typed characters'
+        other readings (薄 bao/bo) but only into a name of the synonym table (品博会) —
+        other readings everywhere made swaps the public FAQ benchmark showed wrong."""
+        first = (char_pinyin(a), char_pinyin(b))
+        yield from self._pair_options(first)
         seen: set[tuple[str, str]] = set()
         for sound in product(char_readings(a), char_readings(b)):
+            if sound == first:
+                continue
             for pair in self._pair_options(sound):
-                if pair not in seen:
+                if pair not in seen and pair[0] + BIGRAM_SEP + pair[1] in self._name_pairs:
                     seen.add(pair)
                     yield pair
 
