@@ -24,7 +24,8 @@ from tests.paths import ROOT
 def _signals(**changes: float) -> Signals:
     base = dict(score=80.0, lead=20.0, explained=1.0, foreign=False, question_cover=1.0,
                 phrasing_cover=1.0, fuzzy=0.9, asked=1, missing=0, unknown_words=0.0,
-                unknown_pairs=0.0, tokens=6)
+                unknown_pairs=0.0, tokens=6, explained_asked=1.0, explained_plain=1.0,
+                subject_top=1.0)  # a plain question its entry wholly explains
     return Signals(**{**base, **changes})  # type: ignore[arg-type]
 
 
