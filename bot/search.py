@@ -264,6 +264,10 @@ class Index:
         self.doc_info = self._doc_information(idfs)
         self.unknown_idf = math.log(1 + (n + 0.5) / 0.5)
         self._single: np.ndarray | None = None  # which terms are single tokens, when needed
+        # The last question looked up: the engine asks for the same question's Query when
+        # ranking and again when reading its signals. One entry, swapped whole (never a stale
+        # half), so that it only ever saves work within one question.
+        self._last_query: tuple[tuple[str, ...], Query] | None = None
 
     def docs_with(self, term: str) -> np.ndarray:
         """The phrasings that hold ``term`` (its postings)."""
@@ -354,10 +358,16 @@ class Index:
 
     def query(self, tokens: Sequence[str]) -> Query:
         """The question's terms, looked up once for the search and for the engine's ranking."""
+        key = tuple(tokens)
+        last = self._last_query
+        if last is not None and last[0] == key:
+            return last[1]
         terms = list(dict.fromkeys(features(tokens)))
         ids = [self.term_ids.get(term, -1) for term in terms]
-        return Query(" ".join(tokens), terms, ids, self._information(terms, ids),
-                     len(set(tokens)))
+        query = Query(" ".join(tokens), terms, ids, self._information(terms, ids),
+                      len(set(tokens)))
+        self._last_query = (key, query)
+        return query
 
     def search(self, tokens: Sequence[str], limit: int = 30) -> list[Hit]:
         """The best phrasings for the question's tokens, best first."""
@@ -388,10 +398,9 @@ class Index:
         """Phrasings of the known terms, in the question's order, their BM25 contributions and
         how many there are of each term."""
         starts, ends = self._start[known], self._start[np.add(known, 1)]
-        bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
-        ids = np.concatenate([self._docs[a:e] for a, e in bounds])
-        contributions = np.concatenate([self._w[a:e] for a, e in bounds])
-        return ids, contributions, ends - starts
+        counts = ends - starts
+        at = _ranges(starts, counts)  # one gather, not a slice per term (long questions: 100+)
+        return self._docs[at], self._w[at], counts
 
     def _best_exhaustive(self, known: list[int], limit: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``limit`` phrasings with the highest BM25 among all touched, and the information
@@ -484,6 +493,9 @@ class TermSets:
         self._counts = np.zeros(size, dtype=np.int64)
         self._terms = np.zeros(0, dtype=np.int32)
         self._start = np.zeros(size + 1, dtype=np.int64)
+        # The last answer of held(), with where each owner and term is in it: the engine asks
+        # again, for the best two entries, about terms it asked of every candidate entry.
+        self._last: tuple[dict[int, int], dict[int, int], np.ndarray] | None = None
 
     def add(self, owner: np.ndarray, term: np.ndarray) -> None:
         """Add (owner, term) pairs; owners must come after those of earlier calls."""
@@ -505,6 +517,18 @@ class TermSets:
         The owners' rows, each sorted, become one sorted array once each row is lifted by
         its position (× 2³²); every (owner, term) question is then one sorted searchsorted.
         """
+        last = self._last
+        if last is not None:
+            cols, rows, table = last
+            if all(o in cols for o in owners) and all(t in rows for t in terms):
+                return table[np.ix_([rows[t] for t in terms], [cols[o] for o in owners])]
+        out = self._held(owners, terms)
+        self._last = ({int(o): j for j, o in enumerate(owners)},
+                      {int(t): i for i, t in enumerate(terms)}, out)
+        return out
+
+    def _held(self, owners: Sequence[int], terms: Sequence[int]) -> np.ndarray:
+        """:meth:`held`, computed."""
         out = np.zeros((len(terms), len(owners)), dtype=bool)
         if not len(terms) or not len(owners):
             return out

@@ -266,10 +266,7 @@ class Normalizer:
     def base(text: str) -> str:
         """Script- and width-independent lower-case form: punctuation turned into spaces,
         possessive 's dropped, Chinese numerals as digits."""
-        text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
-        text = _NOT_ALNUM_RE.sub(" ", text)
-        text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
-        return chinese_numerals_to_digits(text)
+        return _base(text)
 
     def canonical(self, base_text: str) -> str:
         if self._pattern is not None:
@@ -298,6 +295,18 @@ class Normalizer:
         base_tokens = tokenize(base)
         joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
         return base_tokens, tokenize(self.canonical(joined))
+
+
+# A few recent texts: answering one question reads its base form four or five times
+# (small talk, aspects asked, the words asking them, what is counted). Too few to remember
+# questions from one to the next.
+@lru_cache(maxsize=32)
+def _base(text: str) -> str:
+    """:meth:`Normalizer.base`."""
+    text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
+    text = _NOT_ALNUM_RE.sub(" ", text)
+    text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
+    return chinese_numerals_to_digits(text)
 
 
 def _trie(keys: list[str], depth: int) -> str:
