@@ -390,9 +390,10 @@ class Index:
         ratio = process.cdist([query.text], self.texts_of(docs), scorer=fuzz.token_sort_ratio,
                               dtype=np.float64)[0] / 100
         score = 100 * (w.question_cover * q_cover + w.phrasing_cover * p_cover + w.fuzzy * ratio)
-        order = (-score).argsort(kind="stable").tolist()  # best first, ties in found order
-        columns = (docs, self.keys[docs], score, q_cover, p_cover, ratio)
-        return [Hit(*row) for row in zip(*(c[order].tolist() for c in columns), strict=True)]
+        order = (-score).argsort(kind="stable")  # best first, ties in found order
+        # two gathers and two lists, not six: the integer columns and the float ones
+        doc, key = np.stack((docs, self.keys[docs]))[:, order].tolist()
+        return list(map(Hit, doc, key, *np.stack((score, q_cover, p_cover, ratio))[:, order].tolist()))
 
     def _postings(self, known: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Phrasings of the known terms, in the question's order, their BM25 contributions and

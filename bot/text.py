@@ -57,7 +57,9 @@ def has_cjk(text: str) -> bool:
 
 
 def is_cjk_token(token: str) -> bool:
-    return len(token) == 1 and bool(_CJK_RE.match(token))
+    # _CJK's three ranges compared directly: spelling repair asks this of every token
+    return len(token) == 1 and ("\u4e00" <= token <= "\u9fff" or "\u3400" <= token <= "\u4dbf"
+                                or "\uf900" <= token <= "\ufaff")
 
 
 def to_simplified(text: str) -> str:
