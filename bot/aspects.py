@@ -142,10 +142,10 @@ def spans(text: str) -> dict[str, str]:
     entry that tells that aspect accounts for them, though its phrasings word it otherwise."""
     base = Normalizer.base(text)
     out: dict[str, str] = {}
-    zh_res, en_res = _patterns(base)
-    for name in ASPECTS:
-        found = [m.group(0) for pattern in (zh_res.get(name), en_res.get(name))
-                 if pattern is not None for m in pattern.finditer(base)]
+    by_script = _SPANS[(_HAS_CJK.search(base) is not None, _HAS_LATIN.search(base) is not None)]
+    for name, patterns in by_script:
+        # findall gives the whole matches: the patterns have no capturing groups
+        found = [m for pattern in patterns for m in pattern.findall(base)]
         if found:
             out[name] = " ".join(found)
     return out
@@ -160,6 +160,14 @@ def _patterns(base: str) -> tuple[dict[str, re.Pattern[str]], dict[str, re.Patte
     zh = _ZH_RE if _HAS_CJK.search(base) else _ZH_LATIN_RE
     en = _EN_RE if _HAS_LATIN.search(base) else _NO_PATTERNS
     return zh, en
+
+
+# spans(): per (has Chinese, has Latin letters), each aspect's patterns that can match, in
+# the order of ASPECTS, Chinese before English.
+_SPANS = {(cjk, latin): [(name, tuple(p for p in ((_ZH_RE if cjk else _ZH_LATIN_RE).get(name),
+                                                 (_EN_RE if latin else _NO_PATTERNS).get(name))
+                                      if p is not None)) for name in ASPECTS]
+          for cjk in (False, True) for latin in (False, True)}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def is_cjk_token(token: str) -> bool:
                                 or "\uf900" <= token <= "\ufaff")
 
 
+@lru_cache(maxsize=32)  # a question is converted up to three times (its script, its base form)
 def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
@@ -77,7 +78,7 @@ def to_traditional(text: str) -> str:
 
 def is_traditional(text: str) -> bool:
     """True when the text holds characters that only traditional script uses."""
-    return has_cjk(text) and _T2S.convert(text) != text
+    return has_cjk(text) and to_simplified(text) != text
 
 
 def clean(text: str) -> str:

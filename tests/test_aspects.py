@@ -160,3 +160,10 @@ def test_a_question_in_one_script_skips_only_patterns_that_cannot_match_it() -> 
 def test_an_english_question_about_an_app_asks_for_contact() -> None:
     assert "contact" in asked("Is there an app for the expo?")
     assert "contact" in asked("品博会有app吗")
+
+
+def test_the_patterns_have_no_capturing_groups() -> None:
+    """spans() reads whole matches with findall, which would return groups instead."""
+    from bot import aspects
+
+    assert not any(p.groups for p in (*aspects._ZH_RE.values(), *aspects._EN_RE.values()))
