@@ -160,6 +160,7 @@ class Engine:
         }
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._plains: dict[int, str] = {}
+        self._hant: dict[int, str] = {}  # answers in traditional script, converted once each
         self._overviews: dict[str, Entry | None] = {}
         self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
 
@@ -619,7 +620,7 @@ class Engine:
             text = entry.answer.en
         else:
             lang = lang if lang != "en" else "zh"
-            text = self._script(entry.answer.zh, lang)
+            text = self._answer_script(entry, lang)
         notes = [self._date_note(d.when, d.what, lang) for d in entry.dates]
         if notes:
             text = text + "\n" + "\n".join(notes)
@@ -628,6 +629,17 @@ class Engine:
         links = tuple(Link(self._script(x.title, lang), x.url) for x in entry.links)
         return Reply(Status.ANSWER, text, lang, entry_id=entry.id, score=float(score), links=links,
                      suggestions=related)
+
+    def _answer_script(self, entry: Entry, lang: str) -> str:
+        """``_script(entry.answer.zh, lang)``, the traditional form converted once per entry
+        (a long answer's conversion was a tenth of answering in traditional script)."""
+        if lang != "zh-hant":
+            return entry.answer.zh
+        key = id(entry)
+        found = self._hant.get(key)
+        if found is None:
+            found = self._hant[key] = to_traditional(entry.answer.zh)
+        return found
 
     def suggestion(self, entry: Entry, lang: str) -> Suggestion:
         if lang == "en" and entry.questions.en:

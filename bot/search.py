@@ -668,9 +668,11 @@ class Speller:
         (你好, 那个) are left alone.
         """
         known = self._known
+        # once per token, not twice: a swap puts in characters of known pairs, phonetic too
+        phonetic = [_phonetic(t) for t in tokens]
         for i in range(len(tokens) - 1):
             a, b = tokens[i], tokens[i + 1]
-            if not (_phonetic(a) and _phonetic(b)) or a + BIGRAM_SEP + b in known:
+            if not (phonetic[i] and phonetic[i + 1]) or a + BIGRAM_SEP + b in known:
                 continue
             self._phonetic_maps()
             for ka, kb in self._pair_options((char_pinyin(a), char_pinyin(b))):
