@@ -417,11 +417,18 @@ class Index:
         of the question each matches."""
         ids, contributions, counts = self._postings(known)
         bm25 = np.bincount(ids, weights=contributions, minlength=self.size)
-        matched = np.bincount(ids, weights=self.idf[known].repeat(counts), minlength=self.size)
         touched = np.flatnonzero(bm25 > 0)  # on a boolean mask: several times faster
         if len(touched) > limit:
             touched = touched[np.argpartition(-bm25[touched], limit)[:limit]]
-        return touched, matched[touched]
+        # The matched information of the chosen few only: each posting goes to its phrasing's
+        # place among them (0: not chosen), added in the same order as a bincount over every
+        # phrasing would, so the sums are the same to the last bit, without a second array
+        # the size of the knowledge.
+        place = np.zeros(self.size, dtype=np.uint8 if len(touched) < 255 else np.int64)
+        place[touched] = np.arange(1, len(touched) + 1)
+        matched = np.bincount(place[ids], weights=self.idf[known].repeat(counts),
+                              minlength=len(touched) + 1)
+        return touched, matched[1:]
 
     def _best_above_floor(self, known: list[int], limit: int) -> tuple[np.ndarray, np.ndarray]:
         """The same ``limit`` phrasings (ties at the limit going to the earlier phrasing),
