@@ -410,25 +410,18 @@ class Index:
         starts, ends = self._start[known], self._start[np.add(known, 1)]
         counts = ends - starts
         at = _ranges(starts, counts)  # one gather, not a slice per term (long questions: 100+)
-        return self._docs[at], self._w[at], counts
+        return self._docs.take(at), self._w.take(at), counts  # take: 2-3× faster than [at]
 
     def _best_exhaustive(self, known: list[int], limit: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``limit`` phrasings with the highest BM25 among all touched, and the information
         of the question each matches."""
         ids, contributions, counts = self._postings(known)
         bm25 = np.bincount(ids, weights=contributions, minlength=self.size)
+        matched = np.bincount(ids, weights=self.idf[known].repeat(counts), minlength=self.size)
         touched = np.flatnonzero(bm25 > 0)  # on a boolean mask: several times faster
         if len(touched) > limit:
-            touched = touched[np.argpartition(-bm25[touched], limit)[:limit]]
-        # The matched information of the chosen few only: each posting goes to its phrasing's
-        # place among them (0: not chosen), added in the same order as a bincount over every
-        # phrasing would, so the sums are the same to the last bit, without a second array
-        # the size of the knowledge.
-        place = np.zeros(self.size, dtype=np.uint8 if len(touched) < 255 else np.int64)
-        place[touched] = np.arange(1, len(touched) + 1)
-        matched = np.bincount(place[ids], weights=self.idf[known].repeat(counts),
-                              minlength=len(touched) + 1)
-        return touched, matched[1:]
+            touched = touched[np.argpartition(-bm25.take(touched), limit)[:limit]]
+        return touched, matched[touched]
 
     def _best_above_floor(self, known: list[int], limit: int) -> tuple[np.ndarray, np.ndarray]:
         """The same ``limit`` phrasings (ties at the limit going to the earlier phrasing),
@@ -553,7 +546,7 @@ class TermSets:
         starts = self._start[at]
         lengths = self._start[at + 1] - starts
         lift = np.arange(len(owners), dtype=np.int64) << 32
-        values = self._terms[_ranges(starts, lengths)].astype(np.int64)
+        values = self._terms.take(_ranges(starts, lengths)).astype(np.int64)
         values += lift.repeat(lengths)
         wanted = np.asarray(terms, dtype=np.int64)
         order = wanted.argsort()
@@ -561,7 +554,7 @@ class TermSets:
         if len(values):
             at = values.searchsorted(asked)
             np.minimum(at, len(values) - 1, out=at)
-            out[order] = (values[at] == asked).reshape(len(owners), len(terms)).T
+            out[order] = (values.take(at) == asked).reshape(len(owners), len(terms)).T
         return out
 
 
