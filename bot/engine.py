@@ -748,11 +748,18 @@ def _common(question: str, entry: Entry) -> str:
     """The longest run of Chinese characters (2 or more) that the question shares with the
     entry's answer or phrasings: its subject when no synonym names it (高善武)."""
     text = " ".join((entry.answer.zh, *entry.questions.zh))
+    # where the run of Chinese characters from each place ends: a piece is all Chinese when
+    # it ends within its start's run (testing each piece's characters made this quadratic
+    # in the question's length times the piece's)
+    n = len(question)
+    run_end = [n] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        run_end[k] = run_end[k + 1] if "\u4e00" <= question[k] <= "\u9fff" else k
     best = ""
-    for i in range(len(question)):
-        for j in range(i + len(best) + 1, len(question) + 1):
+    for i in range(n):
+        for j in range(i + len(best) + 1, n + 1):
             piece = question[i:j]
-            if not all("\u4e00" <= ch <= "\u9fff" for ch in piece) or piece not in text:
+            if j > run_end[i] or piece not in text:
                 break
             best = piece
     best = best.rstrip("是的了在")  # 袁瑛政是 (in "袁瑛政是……主任") names 袁瑛政
