@@ -529,13 +529,14 @@ class TermSets:
         its position (× 2³²); every (owner, term) question is then one sorted searchsorted.
         """
         last = self._last
-        if last is not None:
+        if last is not None and len(terms) and len(owners):
             cols, rows, table = last
             if all(o in cols for o in owners) and all(t in rows for t in terms):
-                return table[np.ix_([rows[t] for t in terms], [cols[o] for o in owners])]
+                return table.take([rows[t] for t in terms], axis=0).take(
+                    [cols[o] for o in owners], axis=1)
         out = self._held(owners, terms)
-        self._last = ({int(o): j for j, o in enumerate(owners)},
-                      {int(t): i for i, t in enumerate(terms)}, out)
+        self._last = (dict(zip(owners, itertools.count())), dict(zip(terms, itertools.count())),
+                      out)
         return out
 
     def _held(self, owners: Sequence[int], terms: Sequence[int]) -> np.ndarray:
