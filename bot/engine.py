@@ -161,6 +161,7 @@ class Engine:
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._plains: dict[int, str] = {}
         self._hant: dict[int, str] = {}  # answers in traditional script, converted once each
+        self._hant_questions: dict[int, str] = {}  # and first questions (suggestions)
         self._overviews: dict[str, Entry | None] = {}
         self._names = {group_token(i): group for i, group in enumerate(knowledge.synonyms)}
 
@@ -644,7 +645,13 @@ class Engine:
     def suggestion(self, entry: Entry, lang: str) -> Suggestion:
         if lang == "en" and entry.questions.en:
             return Suggestion(entry.id, entry.questions.en[0])
-        return Suggestion(entry.id, self._script(entry.questions.zh[0], lang))
+        if lang == "zh-hant":  # converted once per entry, as its answer is
+            key = id(entry)
+            found = self._hant_questions.get(key)
+            if found is None:
+                found = self._hant_questions[key] = to_traditional(entry.questions.zh[0])
+            return Suggestion(entry.id, found)
+        return Suggestion(entry.id, entry.questions.zh[0])
 
     def _message(self, name: str, lang: str) -> Reply:
         return Reply(Status.FALLBACK, self.message(name, lang), lang, kind=name)
