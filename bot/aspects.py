@@ -97,6 +97,13 @@ _EN: dict[str, str] = {
 }
 _ZH_RE = {k: re.compile(v) for k, v in _ZH.items()}
 _EN_RE = {k: re.compile(v) for k, v in _EN.items()}
+# Every English pattern needs a Latin letter to match, and every Chinese one a Chinese
+# character, but for these (contact's "app"): a question in one script skips the other
+# script's patterns, which changes nothing found and spares half the searches
+# (tests/test_aspects.py checks both claims on the patterns' syntax).
+_ZH_WITHOUT_CJK = frozenset({"contact"})
+_HAS_CJK = re.compile("[\u3400-\u9fff]")
+_HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
 _FIRST = ("founded", "hometown", "duration", "price", "contact", "hours", "day", "age",
@@ -108,15 +115,20 @@ def asked(text: str) -> frozenset[str]:
     base = Normalizer.base(text)
     found: set[str] = set()
     zh, en = base, base
+    zh_res, en_res = _patterns(base)
     for name in _FIRST:
-        zh, n = _ZH_RE[name].subn(" ", zh)
-        en, m = _EN_RE[name].subn(" ", en)
+        n = m = 0
+        if name in zh_res:
+            zh, n = zh_res[name].subn(" ", zh)
+        if name in en_res:
+            en, m = en_res[name].subn(" ", en)
         if n or m:
             found.add(name)
     for name in ASPECTS:
         if name in found or name in _FIRST:
             continue
-        if _ZH_RE[name].search(zh) or _EN_RE[name].search(en):
+        if (name in zh_res and zh_res[name].search(zh)) or \
+                (name in en_res and en_res[name].search(en)):
             found.add(name)
     if "day" in found or "hours" in found:
         found.add("when")
@@ -130,12 +142,32 @@ def spans(text: str) -> dict[str, str]:
     entry that tells that aspect accounts for them, though its phrasings word it otherwise."""
     base = Normalizer.base(text)
     out: dict[str, str] = {}
-    for name in ASPECTS:
-        found = [m.group(0) for pattern in (_ZH_RE[name], _EN_RE[name])
-                 for m in pattern.finditer(base)]
+    by_script = _SPANS[(_HAS_CJK.search(base) is not None, _HAS_LATIN.search(base) is not None)]
+    for name, patterns in by_script:
+        # findall gives the whole matches: the patterns have no capturing groups
+        found = [m for pattern in patterns for m in pattern.findall(base)]
         if found:
             out[name] = " ".join(found)
     return out
+
+
+_NO_PATTERNS: dict[str, re.Pattern[str]] = {}
+_ZH_LATIN_RE = {k: v for k, v in _ZH_RE.items() if k in _ZH_WITHOUT_CJK}
+
+
+def _patterns(base: str) -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]:
+    """The Chinese and English patterns that can match ``base``, by its scripts."""
+    zh = _ZH_RE if _HAS_CJK.search(base) else _ZH_LATIN_RE
+    en = _EN_RE if _HAS_LATIN.search(base) else _NO_PATTERNS
+    return zh, en
+
+
+# spans(): per (has Chinese, has Latin letters), each aspect's patterns that can match, in
+# the order of ASPECTS, Chinese before English.
+_SPANS = {(cjk, latin): [(name, tuple(p for p in ((_ZH_RE if cjk else _ZH_LATIN_RE).get(name),
+                                                 (_EN_RE if latin else _NO_PATTERNS).get(name))
+                                      if p is not None)) for name in ASPECTS]
+          for cjk in (False, True) for latin in (False, True)}
 
 
 @dataclass(frozen=True)

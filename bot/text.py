@@ -57,9 +57,12 @@ def has_cjk(text: str) -> bool:
 
 
 def is_cjk_token(token: str) -> bool:
-    return len(token) == 1 and bool(_CJK_RE.match(token))
+    # _CJK's three ranges compared directly: spelling repair asks this of every token
+    return len(token) == 1 and ("\u4e00" <= token <= "\u9fff" or "\u3400" <= token <= "\u4dbf"
+                                or "\uf900" <= token <= "\ufaff")
 
 
+@lru_cache(maxsize=32)  # a question is converted up to three times (its script, its base form)
 def to_simplified(text: str) -> str:
     return _T2S.convert(text)
 
@@ -75,7 +78,7 @@ def to_traditional(text: str) -> str:
 
 def is_traditional(text: str) -> bool:
     """True when the text holds characters that only traditional script uses."""
-    return has_cjk(text) and _T2S.convert(text) != text
+    return has_cjk(text) and to_simplified(text) != text
 
 
 def clean(text: str) -> str:
@@ -281,10 +284,7 @@ class Normalizer:
     def base(text: str) -> str:
         """Script- and width-independent lower-case form: punctuation turned into spaces,
         possessive 's dropped, Chinese numerals as digits."""
-        text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
-        text = _NOT_ALNUM_RE.sub(" ", text)
-        text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
-        return chinese_numerals_to_digits(text)
+        return _base(text)
 
     def canonical(self, base_text: str) -> str:
         if self._pattern is not None:
@@ -313,6 +313,18 @@ class Normalizer:
         base_tokens = tokenize(base)
         joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
         return base_tokens, tokenize(self.canonical(joined))
+
+
+# A few recent texts: answering one question reads its base form four or five times
+# (small talk, aspects asked, the words asking them, what is counted). Too few to remember
+# questions from one to the next.
+@lru_cache(maxsize=32)
+def _base(text: str) -> str:
+    """:meth:`Normalizer.base`."""
+    text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
+    text = _NOT_ALNUM_RE.sub(" ", text)
+    text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
+    return chinese_numerals_to_digits(text)
 
 
 def _trie(keys: list[str], depth: int) -> str:

@@ -129,3 +129,50 @@ def test_which_two_asks_for_two_names_not_the_count(engine: Engine) -> None:
     assert reply.status is not Status.ANSWER
     assert aspects.longest_list("青岛啤酒、中车四方和青岛超银中学。") == 3
     assert aspects.longest_list("企业2家。这是排行榜的数字；报道没有给出数量。") == 1
+
+def _needs(parsed: list, ok) -> bool:  # type: ignore[type-arg]
+    """Whether every match of a parsed regex holds a character for which ``ok`` is true."""
+    from re._constants import BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, RANGE, SUBPATTERN
+
+    for op, av in parsed:
+        if op is LITERAL and ok(chr(av)):
+            return True
+        if op is IN and all((o is LITERAL and ok(chr(a))) or (
+                o is RANGE and all(ok(chr(c)) for c in range(a[0], a[1] + 1))) for o, a in av):
+            return True
+        if (op is BRANCH and all(_needs(b, ok) for b in av[1])) or (
+                op is SUBPATTERN and _needs(av[3], ok)) or (
+                op in (MAX_REPEAT, MIN_REPEAT) and av[0] >= 1 and _needs(av[2], ok)):
+            return True
+    return False
+
+
+def test_a_question_in_one_script_skips_only_patterns_that_cannot_match_it() -> None:
+    """asked() and spans() skip the English patterns for text without Latin letters and the
+    Chinese ones (but contact's) for text without Chinese: on the patterns' syntax, each
+    skipped pattern needs a character of the script the text lacks."""
+    import re._parser as parser
+
+    from bot import aspects
+
+    def latin(ch: str) -> bool:
+        return ch.isascii() and ch.isalpha()
+
+    def cjk(ch: str) -> bool:
+        return aspects._HAS_CJK.match(ch) is not None
+
+    assert all(_needs(parser.parse(p), latin) for p in aspects._EN.values())
+    assert all(_needs(parser.parse(p), cjk) for name, p in aspects._ZH.items()
+               if name not in aspects._ZH_WITHOUT_CJK)
+
+
+def test_an_english_question_about_an_app_asks_for_contact() -> None:
+    assert "contact" in asked("Is there an app for the expo?")
+    assert "contact" in asked("品博会有app吗")
+
+
+def test_the_patterns_have_no_capturing_groups() -> None:
+    """spans() reads whole matches with findall, which would return groups instead."""
+    from bot import aspects
+
+    assert not any(p.groups for p in (*aspects._ZH_RE.values(), *aspects._EN_RE.values()))
