@@ -7,9 +7,10 @@ entry; a close call becomes ``clarify`` (the citizen picks), and anything weaker
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -113,6 +114,7 @@ class Reading:
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
+SPELLER_ANSWER_CHARS = 300_000  # answer text that spelling repair learns from, at most
 _CHUNK = 2048  # answers normalised at a time while building (bounds the memory of their tokens)
 _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
@@ -143,9 +145,8 @@ class Engine:
         self._asks = asks  # question-word kind (when, where, how_many) → its token
         docs, keys, spelled = self._phrasings(knowledge)
         names = [self.normalizer.base_tokens(v) for v in self.normalizer.variants]
-        spelled.extend(names)
-        spelled.extend(self.normalizer.base_tokens(e.answer.zh) for e in knowledge.entries)
-        self.speller = Speller(spelled, names)
+        self.speller = Speller(itertools.chain(spelled, names, self._answer_words(knowledge)),
+                               names)
         del spelled  # before the index is built: the two builds' peaks do not add up
         self.index = Index(docs, keys, weights, boost=self.normalizer.question_tokens)
         del docs
@@ -183,6 +184,18 @@ class Engine:
                 docs.append(list(map(share, tokens, tokens)))
                 keys.append(key)
         return docs, keys, spelled
+
+    def _answer_words(self, knowledge: Knowledge) -> Iterator[list[str]]:
+        """The answers' tokens for spelling repair (标志 for a typed 标识: phrasings rarely
+        use every word an answer does), up to ``SPELLER_ANSWER_CHARS`` characters of answers.
+        A city's knowledge is a few tens of thousands; the 100k-phrasing benchmark's long FAQ
+        answers would add 200 MB of pairs that the phrasings' own words already cover."""
+        budget = SPELLER_ANSWER_CHARS
+        for entry in knowledge.entries:
+            budget -= len(entry.answer.zh)
+            if budget < 0:
+                return
+            yield self.normalizer.base_tokens(entry.answer.zh)
 
     def _entry_sets(self, asks: dict[str, str]) -> TermSets:
         """Per entry, the terms of its answer, and (numbered from ``_ASKED`` on) the words its
