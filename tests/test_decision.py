@@ -22,9 +22,11 @@ from tests.paths import ROOT
 
 
 def _signals(**changes: float) -> Signals:
+    # a clear match: it names its entry's subject and every word of it is explained
     base = dict(score=80.0, lead=20.0, explained=1.0, foreign=False, question_cover=1.0,
                 phrasing_cover=1.0, fuzzy=0.9, asked=1, missing=0, unknown_words=0.0,
-                unknown_pairs=0.0, tokens=6)
+                unknown_pairs=0.0, tokens=6, subject_top=1.0, explained_asked=1.0,
+                explained_plain=1.0)
     return Signals(**{**base, **changes})  # type: ignore[arg-type]
 
 
