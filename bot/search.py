@@ -695,19 +695,19 @@ class Speller:
         return tokens
 
     def _homophone_pairs(self, a: str, b: str) -> Iterator[tuple[str, str]]:
-        """Known pairs sounding like ``a b``: by first readings, then by the typed characters'
-        other readings (薄 bao/bo) but only into a name of the synonym table (品博会) —
-        other readings everywhere made swaps the public FAQ benchmark showed wrong."""
+        """Known pairs sounding like ``a b``: first the pairs of the synonym table's names in
+        any reading of the typed characters (薄 is bao and bo: 品薄会 → 品博会, not 品包 of
+        产品包括), then every known pair by first readings. Other readings anywhere but names
+        made swaps the public FAQ benchmark showed wrong."""
         first = (char_pinyin(a), char_pinyin(b))
-        yield from self._pair_options(first)
-        seen: set[tuple[str, str]] = set()
+        later: list[tuple[str, str]] = []
         for sound in product(char_readings(a), char_readings(b)):
-            if sound == first:
-                continue
             for pair in self._pair_options(sound):
-                if pair not in seen and pair[0] + BIGRAM_SEP + pair[1] in self._name_pairs:
-                    seen.add(pair)
+                if pair[0] + BIGRAM_SEP + pair[1] in self._name_pairs:
                     yield pair
+                elif sound == first:
+                    later.append(pair)
+        yield from later
 
     def _confirmed(self, tokens: list[str], at: int, new: str, right: bool) -> bool:
         if tokens[at] not in self._known:
