@@ -176,3 +176,15 @@ def test_the_patterns_have_no_capturing_groups() -> None:
     from bot import aspects
 
     assert not any(p.groups for p in (*aspects._ZH_RE.values(), *aspects._EN_RE.values()))
+
+
+def test_in_which_month_asks_when_not_where() -> None:
+    assert asked("全国质量月在哪个月") == frozenset({"when"})
+    assert "where" not in asked("品博会在哪一年办的")
+
+
+def test_a_year_a_thing_was_set_up_is_told_when_the_answer_gives_it(engine: Engine) -> None:
+    """中国品牌日: "2017年，国家确定…" answers "which year was it set up"; the year a company
+    was founded, which the report never gives, still gets the honest reply."""
+    assert engine.ask("中国品牌日是哪年设立的").entry_id == "expo-china-brand-day"
+    assert engine.ask("中车四方是哪一年成立的").kind == "detail_not_in_source"
