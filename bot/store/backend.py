@@ -23,7 +23,7 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -133,7 +133,7 @@ class SqliteBackend:
                 path.chmod(0o600)  # personal data: readable by the bot's user only
             db.row_factory = sqlite3.Row
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            mode = await db.execute_fetchall("PRAGMA journal_mode = WAL")
+            mode = await _wal(db, busy_timeout_ms)
             if next(iter(mode))[0].lower() != "wal":
                 log.warning("database %s: WAL mode unavailable, using %s", path, list(mode))
             await db.execute("PRAGMA synchronous = FULL")
@@ -219,9 +219,27 @@ class SqliteBackend:
                 log.warning("database %s: checkpoint failed: %s", self.path, exc)
 
 
+async def _wal(db: aiosqlite.Connection, busy_timeout_ms: int) -> Iterable[sqlite3.Row]:
+    """Switch to WAL. Replicas starting together on one file race for this switch, and
+    SQLite answers "database is locked" at once instead of waiting the busy timeout: the
+    switch is tried again within that time (the file is not damaged)."""
+    waited = 0.0
+    while True:
+        try:
+            return await db.execute_fetchall("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited * 1000 >= busy_timeout_ms:
+                raise
+        await asyncio.sleep(0.05)
+        waited += 0.05
+
+
 def _open_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and _unavailable(exc):
         return StoreError(f"database {path} cannot be opened for writing: {exc}")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return StoreError(f"database {path} is locked by another process ({exc}); "
+                          "stop the other bot using it, or give each its own DATA_DIR")
     return StoreError(f"database {path} is damaged or not a database ({exc}); restore "
                       "it from a backup or move it away")
 
