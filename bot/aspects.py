@@ -20,13 +20,13 @@ from bot.text import Normalizer, char_pinyin
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
-           "duration")
+           "duration", "ranking")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
-                     "full_list", "duration"})
+                     "full_list", "duration", "ranking"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -41,6 +41,10 @@ _ZH: dict[str, str] = {
     "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|都有哪|都是哪|全都|一一|名单是什么|"
                  r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]",
     "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久",
+    # who came first, the prize ranks, the outcome of an evaluation: the article counts the
+    # winners and names the tasks, it ranks no one
+    "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
+               r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算",
     "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
@@ -75,6 +79,8 @@ _EN: dict[str, str] = {
     "full_list": r"\b(?:full list|complete list|list all|name all|all (?:of )?the \d+|every one)\b",
     "duration": r"\b(?:how many days|how long (?:does|will|did|is|was) (?:it|the \w+) (?:last|run)|"
                 r"duration)\b",
+    "ranking": r"\b(?:first|second|third|grand|top) (?:prize|place)|\bgold medal|\bchampion|"
+               r"\branking|\bresults? of\b|\bwhat were the results\b",
     "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
     "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"
@@ -108,7 +114,7 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "duration", "price", "contact", "hours", "day", "age",
+_FIRST = ("founded", "hometown", "duration", "ranking", "price", "contact", "hours", "day", "age",
           "eligibility", "join", "why")
 
 
@@ -204,6 +210,8 @@ _AGE_RE = re.compile(r"\d+\s*岁")
 _FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|建立)于\s*\d{4}|"
                          r"\d{4}\s*年，?[^，。；]{0,8}?(?:成立|创立|创办|设立|组建|始建|创建|确定)")
 _HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
+_RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|第[一二三\d]名|排名第|名列|名次|"
+                         r"评选结果|测评结果")
 _DURATION_RE = re.compile(r"\d+\s*天|为期|\d+\s*日至\s*\d+\s*日|\d+日[-—~～到]\d+日")
 # A list that ends in 等 ("A、B等10家") does not name them all.
 _CUT_LIST_RE = re.compile(r"、[^、。，；]{1,20}等")
@@ -239,6 +247,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("founded", bool(_FOUNDED_RE.search(base))),
               ("hometown", bool(_HOMETOWN_RE.search(base))),
               ("duration", bool(_DURATION_RE.search(base))),
+              ("ranking", bool(_RANKING_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:

@@ -452,6 +452,7 @@ MESSAGES: dict[str, Text] = {
     "aspect.eligibility": ("参与条件", "eligibility conditions"), "aspect.age": ("年龄", "age"),
     "aspect.founded": ("成立时间", "founding year"), "aspect.hometown": ("籍贯", "home town"),
     "aspect.full_list": ("完整名单", "full list"), "aspect.duration": ("持续时间", "duration"),
+    "aspect.ranking": ("获奖等次、名次或评选结果", "prize ranks, placings or results"),
 }
 
 

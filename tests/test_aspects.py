@@ -33,6 +33,9 @@ CASES = [
     ("full_list", "市长质量奖企业的完整名单", "市長質量獎企業的完整名單",
      "Give me the full list of the mayor's award winners"),
     ("duration", "品博会要办几天", "品博會要辦幾天", "How many days does the expo last?"),
+    ("ranking", "故事大赛一等奖是谁", "故事大賽一等獎是誰", "Who won first prize in the story contest?"),
+    ("ranking", "品牌价值测评结果是什么", "品牌價值測評結果是什麼",
+     "What were the results of the brand value evaluation?"),
 ]
 
 
@@ -188,3 +191,12 @@ def test_a_year_a_thing_was_set_up_is_told_when_the_answer_gives_it(engine: Engi
     was founded, which the report never gives, still gets the honest reply."""
     assert engine.ask("中国品牌日是哪年设立的").entry_id == "expo-china-brand-day"
     assert engine.ask("中车四方是哪一年成立的").kind == "detail_not_in_source"
+
+
+@pytest.mark.parametrize("question", ["故事大赛一等奖是谁", "Who won first prize in the story contest?",
+                                      "品牌价值测评结果是什么"])
+def test_a_prize_rank_or_result_the_report_never_gives_is_said_so(engine: Engine,
+                                                                question: str) -> None:
+    """The report counts the story contest's winners and names the brand-value task; it
+    ranks no one: a first prize or a result gets the honest reply, not the count."""
+    assert engine.ask(question).kind == "detail_not_in_source"
