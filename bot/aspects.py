@@ -292,13 +292,16 @@ def counts(noun: str, plain: str) -> bool:
     if noun == "人":
         return bool(_PEOPLE_COUNT_RE.search(plain))
     if noun in plain:
-        return True
+        # a number near it (10家企业, 企业400家左右): "企业代表" with no figure counts nothing
+        return any(_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
+                   for m in re.finditer(re.escape(noun), plain))
     # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值)
     sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
     return any((char_pinyin(a), char_pinyin(b)) == sound
                for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])
 
 
+_DIGIT_RE = re.compile(r"\d")
 _STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[个家件项条所位名款种部幅朵]")
 
 

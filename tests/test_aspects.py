@@ -200,3 +200,10 @@ def test_a_prize_rank_or_result_the_report_never_gives_is_said_so(engine: Engine
     """The report counts the story contest's winners and names the brand-value task; it
     ranks no one: a first prize or a result gets the honest reply, not the count."""
     assert engine.ask(question).kind == "detail_not_in_source"
+
+
+def test_a_count_of_something_needs_a_figure_of_it(engine: Engine) -> None:
+    """"政府领导、企业代表…汇聚一堂" names companies but counts none: how many took part is
+    not in the report; 市长质量奖 "…等10家企业" does count them."""
+    assert engine.ask("青岛有多少家企业参加了质量月").status is not Status.ANSWER
+    assert engine.ask("市长质量奖有多少家企业获得").entry_id == "award-mayor"
