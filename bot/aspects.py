@@ -39,11 +39,14 @@ _ZH: dict[str, str] = {
     "hometown": r"哪里人|哪儿人|哪的人|什么地方的?人|籍贯|老家|出生地|出生在哪|在哪出生|哪里出生",
     # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
     "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|都有哪|都是哪|全都|一一|名单是什么|"
-                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]",
-    "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久",
+                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举|罗列|列个|列出来",
+    # when it ended is how long it lasted: an answer giving the start only tells neither
+    "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|"
+                r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结束|闭幕|散会|散场)|结束时间|闭幕时间",
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
+               r"排(?:在|名)?第[一二三\d]|"
                r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算",
@@ -76,10 +79,12 @@ _ZH: dict[str, str] = {
 _EN: dict[str, str] = {
     "founded": r"\b(?:founded|established|when was \w+(?: \w+){0,4} set up|year of founding)\b",
     "hometown": r"\b(?:hometown|home town|birthplace|where (?:is|was) \w+(?: \w+){0,2} from)\b",
-    "full_list": r"\b(?:full list|complete list|list all|name all|all (?:of )?the \d+|every one)\b",
+    "full_list": r"\b(?:full list|complete list|list all|name all|all (?:of )?the \d+|every one|"
+                 r"which (?:two|three|four|five|six|seven|eight|nine|ten|\d+))\b",
     "duration": r"\b(?:how many days|how long (?:does|will|did|is|was) (?:it|the \w+) (?:last|run)|"
                 r"duration)\b",
     "ranking": r"\b(?:first|second|third|grand|top) (?:prize|place)|\bgold medal|\bchampion|"
+               r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
     "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
@@ -190,7 +195,8 @@ class Told:
 _STAMP_RE = re.compile(r"(?:截至|据|按)?\s*20\d\d\s*年\s*(?:\d+\s*月)?\s*(?:的)?\s*报道(?:时|称|中|的安排)?|"
                        r"20\d\d\s*年\s*质量月")
 _DAY_RE = re.compile(r"\d+月\d+日|\d+日|\d+号")
-_YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年|届")
+# 届 is an edition (第四届), not a date: it tells no "when"
+_YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年")
 _NUMBER_RE = re.compile(r"\d|首[个家批届次]|第一|唯一|两[个家项]")
 _LIST_RE = re.compile(r"、|；|和|与|及|：.+，|\d+\s*(?:个|家|项|件|条)[^。]*：")
 _WHO_RE = re.compile(r"局|公司|集团|中心|委员会|研究院|学校|中学|大学|协会|政府|市长|书记|局长|"
@@ -307,8 +313,16 @@ _STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[个家件项条所位名款
 
 def stated_count(text: str) -> int:
     """The count a "which ones" question states (26家品牌都有哪些, 哪24条 → 26, 24), or 0."""
-    found = [int(n) for n in _STATED_COUNT_RE.findall(Normalizer.base(text)) if n.isdigit()]
+    base = Normalizer.base(text)
+    found = [int(n) for n in _STATED_COUNT_RE.findall(base) if n.isdigit()]
+    found += [_EN_NUMBERS.get(n, 0) if not n.isdigit() else int(n)
+              for n in _EN_STATED_RE.findall(base)]  # "which two companies"
     return max((n for n in found if n < 1000), default=0)
+
+
+_EN_NUMBERS = {w: i for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
+_EN_STATED_RE = re.compile(r"\bwhich (two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
 
 
 def longest_list(answer: str) -> int:

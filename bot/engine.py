@@ -478,7 +478,8 @@ class Engine:
                          for t in self.normalizer.tokens(words)}
         pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
-            top.score, top.score - runner_up, top.explained, top.foreign, top.hit.question_cover,
+            top.score, top.score - runner_up, top.explained,
+            top.foreign or self._elsewhere(tokens, top.entry), top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
             sum(i for i, u in zip(query.info[n:], unknown[n:], strict=True) if u) / pair_info,
@@ -490,6 +491,16 @@ class Engine:
             same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
+
+    def _elsewhere(self, tokens: list[str], entry: Entry) -> bool:
+        """Whether the question names another city (上海, 济南, Beijing) that the entry never
+        does: 济南的质量月主题 asks about Jinan's campaign, which a Qingdao report does not
+        tell, however alike the words."""
+        text = "".join(t if len(t) == 1 else f" {t} " for t in tokens)
+        found = {m.group(0) for m in _OTHER_CITY_RE.finditer(text)}
+        plain = self._plain(entry)
+        return any(place not in plain and place not in entry.answer.en.lower()
+                   for place in found)
 
     def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,
                         asking: set[str]
@@ -717,6 +728,15 @@ class Engine:
         return reply
 
 
+# Other cities of China (general knowledge, not the report's): a question about one of them
+# is not answered by a Qingdao entry that never names it.
+_OTHER_CITY_RE = re.compile(
+    "北京|上海|天津|重庆|广州|深圳|杭州|南京|苏州|武汉|成都|西安|济南|烟台|潍坊|威海|淄博|临沂|"
+    "济宁|泰安|日照|东营|德州|聊城|滨州|菏泽|枣庄|大连|沈阳|哈尔滨|长春|郑州|合肥|福州|厦门|长沙|"
+    "南昌|昆明|贵阳|南宁|海口|兰州|太原|石家庄|乌鲁木齐|宁波|无锡|义乌|香港|澳门|台北|"
+    r"\b(?:beijing|shanghai|tianjin|chongqing|guangzhou|shenzhen|hangzhou|nanjing|suzhou|wuhan|"
+    r"chengdu|xian|jinan|yantai|weifang|weihai|zibo|dalian|shenyang|harbin|zhengzhou|hefei|"
+    r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
 

@@ -242,10 +242,12 @@ GRID = tuple((l2, lopo, share) for l2 in (0.3, 1.0, 3.0) for lopo in (0.0, 0.2)
              for share in (0.01, 0.02, 0.03, 0.05))
 FOLDS = 5
 REPEATS = 3
-# How a cross-validated figure is weighed: a citizen's unanswerable question answered costs
-# what 7 answerable ones answered gain (the bars: ≥ 95% of ~216, ≤ 3% of ~32), a confident
-# wrong answer 10.
-COST_UNANSWERABLE, COST_WRONG = 7, 10
+# How a cross-validated figure is weighed, in shares so that the fit files' own mix of
+# answerable and unanswerable questions does not move the choice: the bars (≥ 95% of ~216
+# answerable, ≤ 3% of ~32 unanswerable) make one unanswerable question answered cost what 7
+# answerable ones answered gain, i.e. a point of the unanswerable share costs ~1.04 points of
+# the answered share; a confident wrong answer costs what 10 answerable ones gain.
+COST_UNANSWERABLE, COST_WRONG = 7 * 32 / 216, 10
 
 
 def _probabilities(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -301,8 +303,8 @@ class Validated:
 
     @property
     def utility(self) -> float:
-        return self.right - COST_WRONG * self.wrong - COST_UNANSWERABLE * \
-            self.unanswerable_answered
+        answered = (self.right - COST_WRONG * self.wrong) / max(self.answerable, 1)
+        return answered - COST_UNANSWERABLE * self.unanswerable_answered / max(self.unanswerable, 1)
 
     def line(self) -> str:
         return (f"{self.right}/{self.answerable} answerable right "

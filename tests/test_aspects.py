@@ -34,6 +34,9 @@ CASES = [
      "Give me the full list of the mayor's award winners"),
     ("duration", "品博会要办几天", "品博會要辦幾天", "How many days does the expo last?"),
     ("ranking", "故事大赛一等奖是谁", "故事大賽一等獎是誰", "Who won first prize in the story contest?"),
+    ("ranking", "品牌价值评价排第一的是哪家", "品牌價值評價排第一的是哪家", "Who ranked first?"),
+    ("duration", "主题活动几点结束的", "主題活動幾點結束的", "How long did the ceremony last?"),
+    ("full_list", "26家品牌能列一下吗", "26家品牌能列一下嗎", "Which two companies are they?"),
     ("ranking", "品牌价值测评结果是什么", "品牌價值測評結果是什麼",
      "What were the results of the brand value evaluation?"),
 ]

@@ -255,3 +255,12 @@ def test_a_question_told_with_who_asks_is_answered(engine: Engine, question: str
 def test_context_that_names_the_subject_is_kept(engine: Engine) -> None:
     assert engine.without_context("我想参加品博会，怎么报名") == "我想参加品博会，怎么报名"
     assert engine.without_context("我是一家企业的员工，品博会什么时候办") == "品博会什么时候办"
+
+
+@pytest.mark.parametrize("question", [
+    "济南2022年质量月主题活动的主题是什么",  # another city's campaign
+    "第四届中国质量奖是哪一年评选的",  # 第四届 is an edition, not the year asked
+])
+def test_alike_words_about_something_else_get_no_confident_answer(engine: Engine,
+                                                                  question: str) -> None:
+    assert engine.ask(question).status is not Status.ANSWER
