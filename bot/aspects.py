@@ -20,13 +20,13 @@ from bot.text import Normalizer, char_pinyin
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
-           "duration", "ranking")
+           "duration", "ranking", "career", "business", "in_force")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
-                     "full_list", "duration", "ranking"})
+                     "full_list", "duration", "ranking", "career", "business", "in_force"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -39,10 +39,19 @@ _ZH: dict[str, str] = {
     "hometown": r"哪里人|哪儿人|哪的人|什么地方的?人|籍贯|老家|出生地|出生在哪|在哪出生|哪里出生",
     # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
     "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|都有哪|都是哪|全都|一一|名单是什么|"
-                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举|罗列|列个|列出来",
+                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举|罗列|列个|列出来|"
+                 r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
     "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|"
                 r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结束|闭幕|散会|散场)|结束时间|闭幕时间",
+    # what a person did before, what a company makes, when a law takes effect: the article
+    # gives posts, names and plans, none of these
+    "career": r"(?:之前|以前|曾经|过去|原来|此前)\S{0,6}(?:工作|任职|担任|在哪|干什么|做什么|干过)|"
+              r"履历|简历|工作经历",
+    "business": r"(?:做|生产|卖|经营)(?:什么|啥|哪些)(?:产品|东西)|主营|主要产品|主打产品|"
+                r"属于哪个(?:集团|公司)",
+    "in_force": r"(?:什么时候|何时|哪天|哪年|啥时候|几时)\S{0,4}(?:正式)?(?:实施|施行|生效|落地|颁布|通过)|"
+                r"实施时间|施行日期|生效日期|生效时间",
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
@@ -83,6 +92,11 @@ _EN: dict[str, str] = {
                  r"which (?:two|three|four|five|six|seven|eight|nine|ten|\d+))\b",
     "duration": r"\b(?:how many days|how long (?:does|will|did|is|was) (?:it|the \w+) (?:last|run)|"
                 r"duration)\b",
+    "career": r"\b(?:work(?:ed)? before|previous (?:job|post|position)|career|used to work)\b",
+    "business": r"\b(?:what does \w+(?: \w+){0,3} (?:make|produce|sell)|main products?|"
+                r"line of business)\b",
+    "in_force": r"\b(?:take effect|takes effect|come into force|comes into force|in force|"
+                r"effective date)\b",
     "ranking": r"\b(?:first|second|third|grand|top) (?:prize|place)|\bgold medal|\bchampion|"
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
@@ -119,8 +133,8 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "duration", "ranking", "price", "contact", "hours", "day", "age",
-          "eligibility", "join", "why")
+_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "price",
+          "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
 def asked(text: str) -> frozenset[str]:
@@ -218,6 +232,9 @@ _FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|�
 _HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
 _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|第[一二三\d]名|排名第|名列|名次|"
                          r"评选结果|测评结果")
+_CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
+_BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
+_IN_FORCE_RE = re.compile(r"(?:起|正式)(?:实施|施行|生效)|自\S{0,12}起施行")
 _DURATION_RE = re.compile(r"\d+\s*天|为期|\d+\s*日至\s*\d+\s*日|\d+日[-—~～到]\d+日")
 # A list that ends in 等 ("A、B等10家") does not name them all.
 _CUT_LIST_RE = re.compile(r"、[^、。，；]{1,20}等")
@@ -254,6 +271,9 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("hometown", bool(_HOMETOWN_RE.search(base))),
               ("duration", bool(_DURATION_RE.search(base))),
               ("ranking", bool(_RANKING_RE.search(base))),
+              ("career", bool(_CAREER_RE.search(base))),
+              ("business", bool(_BUSINESS_RE.search(base))),
+              ("in_force", bool(_IN_FORCE_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:

@@ -813,6 +813,9 @@ def _common(question: str, entry: Entry) -> str:
     """The longest run of Chinese characters (2 or more) that the question shares with the
     entry's answer or phrasings: its subject when no synonym names it (高善武)."""
     text = " ".join((entry.answer.zh, *entry.questions.zh))
+    for words in aspects.spans(question).values():  # 之前在哪个单位工作 asks; 袁瑛政 is asked of
+        for word in words.split():
+            question = question.replace(word, " ")
     # where the run of Chinese characters from each place ends: a piece is all Chinese when
     # it ends within its start's run (testing each piece's characters made this quadratic
     # in the question's length times the piece's)

@@ -453,6 +453,9 @@ MESSAGES: dict[str, Text] = {
     "aspect.founded": ("成立时间", "founding year"), "aspect.hometown": ("籍贯", "home town"),
     "aspect.full_list": ("完整名单", "full list"), "aspect.duration": ("持续时间", "duration"),
     "aspect.ranking": ("获奖等次、名次或评选结果", "prize ranks, placings or results"),
+    "aspect.career": ("此前工作经历", "earlier career"),
+    "aspect.business": ("主营业务或产品", "line of business or products"),
+    "aspect.in_force": ("正式实施或生效日期", "date it takes effect"),
 }
 
 

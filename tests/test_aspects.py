@@ -37,6 +37,11 @@ CASES = [
     ("ranking", "品牌价值评价排第一的是哪家", "品牌價值評價排第一的是哪家", "Who ranked first?"),
     ("duration", "主题活动几点结束的", "主題活動幾點結束的", "How long did the ceremony last?"),
     ("full_list", "26家品牌能列一下吗", "26家品牌能列一下嗎", "Which two companies are they?"),
+    ("full_list", "除了新前湾港和雷神还有谁", "除了新前灣港和雷神還有誰", "Give me the full list"),
+    ("career", "袁瑛政之前在哪个单位工作", "袁瑛政之前在哪個單位工作", "Where did he work before?"),
+    ("business", "雷神公司是做什么产品的", "雷神公司是做什麼產品的", "What does Thunderobot make?"),
+    ("in_force", "品牌建设促进条例什么时候正式实施", "品牌建設促進條例什麼時候正式實施",
+     "When does the brand law take effect?"),
     ("ranking", "品牌价值测评结果是什么", "品牌價值測評結果是什麼",
      "What were the results of the brand value evaluation?"),
 ]
@@ -210,3 +215,14 @@ def test_a_count_of_something_needs_a_figure_of_it(engine: Engine) -> None:
     not in the report; 市长质量奖 "…等10家企业" does count them."""
     assert engine.ask("青岛有多少家企业参加了质量月").status is not Status.ANSWER
     assert engine.ask("市长质量奖有多少家企业获得").entry_id == "award-mayor"
+
+
+def test_what_a_body_does_is_what_it_is_not_its_products() -> None:
+    assert "business" not in asked("NQI是做什么的")
+    assert "business" not in asked("What does the NQI platform do?")
+
+
+def test_the_honest_reply_names_the_person_asked_about(engine: Engine) -> None:
+    reply = engine.ask("袁瑛政之前在哪个单位工作？")
+    assert reply.kind == "detail_not_in_source"
+    assert reply.text.startswith("报道没有提到袁瑛政的")
