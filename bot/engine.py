@@ -499,7 +499,8 @@ class Engine:
         text = "".join(t if len(t) == 1 else f" {t} " for t in tokens)
         found = {m.group(0) for m in _OTHER_CITY_RE.finditer(text)}
         plain = self._plain(entry)
-        return any(place not in plain and place not in entry.answer.en.lower()
+        english = (entry.answer.en or "").lower()
+        return any(place not in plain and place not in english
                    for place in found)
 
     def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,

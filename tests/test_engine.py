@@ -1,5 +1,6 @@
 """The engine's decisions as a citizen would see them."""
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -264,3 +265,14 @@ def test_context_that_names_the_subject_is_kept(engine: Engine) -> None:
 def test_alike_words_about_something_else_get_no_confident_answer(engine: Engine,
                                                                   question: str) -> None:
     assert engine.ask(question).status is not Status.ANSWER
+
+
+def test_entries_without_english_answer_a_question_naming_another_city(
+        knowledge: Knowledge) -> None:
+    """Staff may leave ``answer.en`` out: a question naming another city must still get a
+    reply, not a crash."""
+    entries = [e.model_copy(update={"answer": e.answer.model_copy(update={"en": None})})
+               for e in knowledge.entries]
+    engine = Engine(dataclasses.replace(knowledge, entries=entries))
+    assert engine.ask("济南2022年质量月主题活动的主题是什么").status is not Status.ANSWER
+    assert engine.ask("What was the theme of the Quality Month in Shanghai?").text
