@@ -226,3 +226,9 @@ def test_the_honest_reply_names_the_person_asked_about(engine: Engine) -> None:
     reply = engine.ask("袁瑛政之前在哪个单位工作？")
     assert reply.kind == "detail_not_in_source"
     assert reply.text.startswith("报道没有提到袁瑛政的")
+
+
+def test_so_far_asks_no_date() -> None:
+    """截至目前 ("so far") asks how many, not when; 截至什么时候 does ask when."""
+    assert "when" not in asked("截至目前青岛总共有几个中国质量奖提名奖")
+    assert "when" in asked("十项重点工作截至什么时候")
