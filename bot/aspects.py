@@ -108,7 +108,8 @@ _EN: dict[str, str] = {
     "hours": r"\b(?:opening hours|open hours|what time|when does it (?:open|close)|open until|"
              r"closing time|opening time)\b",
     "day": r"\b(?:which day|what day|exact date|what date|which date|on what day)\b",
-    "when": r"\b(?:when|what year|which year|what month|which month|how long|deadline)\b",
+    "when": r"\b(?:when|what year|which year|what month|which month|how long|deadline|"
+            r"time ?frame|timeline|until when|by when)\b",
     "age": r"\b(?:how old|age|born)\b",
     "eligibility": r"\b(?:eligible|eligibility|who can|who may|requirements?|qualif\w*|criteria)\b",
     "join": r"\b(?:how (?:can|do|does|to|should) (?:i|we|one|you|a company|companies)?\s*"

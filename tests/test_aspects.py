@@ -11,6 +11,8 @@ from bot.engine import Engine, Status
 CASES = [
     ("when", "品博会在几月份举办", "品博會在幾月份舉辦", "When is the expo held?"),
     ("when", "质量月是哪一年开始的", "質量月是哪一年開始的", "Which year did it start?"),
+    ("when", "十项重点工作要做到什么时候", "十項重點工作要做到什麼時候",
+     "What is the time frame for the ten tasks?"),
     ("day", "品博会具体是哪一天", "品博會具體是哪一天", "On which day exactly is the expo?"),
     ("hours", "品博会几点开门", "品博會幾點開門", "What are the opening hours of the expo?"),
     ("where", "质量月活动在哪里举行", "質量月活動在哪裡舉行", "Where was the ceremony held?"),
