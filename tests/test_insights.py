@@ -180,7 +180,7 @@ async def test_a_pick_counts_only_right_after_the_clarify(rec: Recording) -> Non
     first = await rec.conversation.text(me, "品博会")
     rec.ticker.now += PICK_WINDOW + 1
     await rec.conversation.press(me, f"entry:{first.suggestions[0].entry_id}")  # too late
-    second = await rec.conversation.text(me, "质量奖")
+    second = await rec.conversation.text(me, "中国质量奖")
     await rec.conversation.press(me, "topic:awards")  # something else first
     await rec.conversation.press(me, f"entry:{second.suggestions[0].entry_id}")
     third = await rec.conversation.text(me, "品博会")

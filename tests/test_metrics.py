@@ -21,7 +21,7 @@ from tests.open_day_helpers import SESSION_A
 ANSWERED = [("sess-secret-0001", "品博会什么时候举办", "expo-date"),
             ("sess-secret-0002", "中国品牌日是哪天", "expo-china-brand-day"),
             ("sess-secret-0003", "NQI平台服务了多少企业", "nqi-enterprises")]
-CLARIFIED = [("sess-secret-0004", "品博会"), ("sess-secret-0005", "质量奖")]
+CLARIFIED = [("sess-secret-0004", "品博会"), ("sess-secret-0005", "中国质量奖")]
 FALLBACK = ("sess-secret-0006", "明天天气怎么样")
 SESSIONS = [s for s, *_ in ANSWERED] + [s for s, _ in CLARIFIED] + [FALLBACK[0]]
 
