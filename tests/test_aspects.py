@@ -44,6 +44,8 @@ CASES = [
     ("business", "雷神公司是做什么产品的", "雷神公司是做什麼產品的", "What does Thunderobot make?"),
     ("in_force", "品牌建设促进条例什么时候正式实施", "品牌建設促進條例什麼時候正式實施",
      "When does the brand law take effect?"),
+    ("area", "总部基地占地面积多大", "總部基地佔地面積多大",
+     "How big is the headquarters base in square meters?"),
     ("ranking", "品牌价值测评结果是什么", "品牌價值測評結果是什麼",
      "What were the results of the brand value evaluation?"),
 ]
