@@ -111,6 +111,7 @@ class Reading:
     ranked: list[_Scored]
     lang: str
     asking: dict[str, str] | None = None  # the words that ask each aspect (aspects.spans)
+    core: list[str] | None = None  # the asking clauses' tokens, when context clauses precede
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
@@ -263,7 +264,7 @@ class Engine:
         if small is not None:
             return small(asked_lang)
         read = self.read(self.without_context(text), asked_lang)
-        return self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking)
+        return self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core)
 
     def read(self, text: str, lang: str = "zh") -> Reading:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
@@ -283,7 +284,31 @@ class Engine:
             ranked = self.by_aspect(ranked, asked, detokenize(fixed))
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
-        return Reading(tokens, asked, ranked, lang, aspects.spans(text))
+        return Reading(tokens, asked, ranked, lang, aspects.spans(text), self._core(text))
+
+    def _core(self, text: str) -> list[str] | None:
+        """The tokens the decision weighs, when a question first sets the scene (我在做青岛品牌
+        的PPT，…，青岛有多少个中国名牌产品?): the clauses that ask, and of the others only the
+        knowledge's named things. Their everyday words (PPT, 展位设计, 外地朋友) are no part
+        of what is asked, yet counted as words the knowledge never uses they made a plain
+        question look unanswerable. None when every clause asks."""
+        clauses = _CLAUSE_RE.findall(text)
+        if len(clauses) < 2:
+            return None
+        asks = [i == len(clauses) - 1 or bool(aspects.asked(c)) or c.rstrip().endswith(("?", "？"))
+                for i, c in enumerate(clauses)]
+        if all(asks):
+            return None
+        named = self.normalizer.named_tokens
+        scene = [t for c, a in zip(clauses, asks, strict=True) if not a
+                 for t in self.normalizer.tokens(c) if t in named]
+        asking = "".join(c for c, a in zip(clauses, asks, strict=True) if a)
+        fixed, _ = self.speller.correct(self.normalizer.base_tokens(asking))
+        tokens = self.normalizer.tokens_from_base(fixed)
+        every = aspects.asked(asking)
+        tokens += [self._asks[a] for a in sorted(every) if a in self._asks
+                   and self._asks[a] not in tokens]
+        return scene + [t for t in tokens if t not in scene]
 
     def without_context(self, text: str) -> str:
         """The question without the clauses that say who asks (我是做家电的企业，…): they
@@ -462,14 +487,15 @@ class Engine:
 
     def signals(self, ranked: list[_Scored], tokens: list[str],
                 asked: frozenset[str] = frozenset(),
-                asking: dict[str, str] | None = None) -> Signals:
+                asking: dict[str, str] | None = None,
+                core: list[str] | None = None) -> Signals:
         """What the fitted decision reads of a question, its best entry and the next one: is
         the runner-up a real alternative (another subject, or the asked detail told by it
         too), or merely a close score?"""
         top = ranked[0]
         second = ranked[1] if len(ranked) > 1 else None
         runner_up = second.score if second is not None else 0.0
-        query = self.index.query(tokens)
+        query = self.index.query(core or tokens)
         n = query.words
         unknown = [self._number(t) < 0 for t in query.terms]
         word_info, pair_info = sum(query.info[:n]) or 1.0, sum(query.info[n:]) or 1.0
@@ -567,12 +593,12 @@ class Engine:
 
     def decide(self, ranked: list[_Scored], lang: str, tokens: list[str] | None = None,
                asked: frozenset[str] = frozenset(),
-               asking: dict[str, str] | None = None) -> Reply:
+               asking: dict[str, str] | None = None, core: list[str] | None = None) -> Reply:
         t = self.thresholds
         top = ranked[0] if ranked else None
         fitted = self.decision is not None and tokens is not None and self.judge is None
         if top is not None and fitted:
-            if self.decision.answers(self.signals(ranked, tokens, asked, asking)):  # type: ignore[union-attr,arg-type]
+            if self.decision.answers(self.signals(ranked, tokens, asked, asking, core)):  # type: ignore[union-attr,arg-type]
                 return self._answer(top.entry, top.score, lang)
             about = self._lacking(ranked, tokens) if asked else None
             if about is not None:

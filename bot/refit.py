@@ -178,7 +178,7 @@ def rows(engine: Engine, items: Iterable[Labelled]
         read = engine.read(engine.without_context(text), detect_language(text) or "zh")
         if not read.ranked:
             continue
-        x.append(engine.signals(read.ranked, read.tokens, read.asked, read.asking).vector())
+        x.append(engine.signals(read.ranked, read.tokens, read.asked, read.asking, read.core).vector())
         y.append(right(engine, item, read.ranked[0].entry.id))
         answerable.append(item.answerable)
     return x, y, answerable

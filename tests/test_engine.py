@@ -253,6 +253,30 @@ def test_a_question_told_with_who_asks_is_answered(engine: Engine, question: str
     assert reply.entry_id == entry_id
 
 
+@pytest.mark.parametrize(("question", "entry_id"), [
+    # the scene's everyday words (班会课, 寒假, 课题) are not what is asked
+    ("我下个月要给小学生上一堂班会课，打算讲讲家乡的品牌，青岛有多少个中华老字号？",
+     "brand-time-honoured"),
+    ("我在外地读大学，寒假回家想带同学转转，品博会是在几月份办？", "expo-date"),
+    ("我在做课题研究，需要引用数据，青岛的中国驰名商标有多少件？", "brand-trademarks"),
+])
+def test_a_question_after_a_scene_is_answered(engine: Engine, question: str,
+                                              entry_id: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER, (reply.status, reply.suggestions)
+    assert reply.entry_id == entry_id
+
+
+def test_the_decision_weighs_the_asking_clause_and_the_scenes_named_things(
+        engine: Engine) -> None:
+    read = engine.read("我在外地读大学，寒假回家想带同学转转，品博会是在几月份办？")
+    assert read.core is not None
+    core = "".join(read.core)
+    assert "寒" not in core and "假" not in core
+    assert set(engine.normalizer.tokens("品博会")) <= set(read.core)
+    assert engine.read("品博会是在几月份办？").core is None  # nothing to leave out
+
+
 def test_context_that_names_the_subject_is_kept(engine: Engine) -> None:
     assert engine.without_context("我想参加品博会，怎么报名") == "我想参加品博会，怎么报名"
     assert engine.without_context("我是一家企业的员工，品博会什么时候办") == "品博会什么时候办"
