@@ -319,6 +319,25 @@ _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
 _PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
 
 
+def listed(text: str) -> str | None:
+    """What a "which ones" question lists (哪些行业 → 行业, 哪几类作品 → 作品), or None when it
+    names no particular thing (哪些方面, 哪些东西) or an asker of "who" (企业, 单位: answers say
+    企业 as often as 公司). An entry that never names the thing lists something else: the
+    platform's services, not the industries it served."""
+    match = _LISTED_RE.search(Normalizer.base(text))
+    if match is None or match.group(1) in _GENERIC_LISTS or match.group(1)[0] in _VERBS:
+        return None
+    return match.group(1)
+
+
+_LISTED_RE = re.compile(rf"(?:哪些|哪几[{_M}类]?|都有什么)([\u4e00-\u9fff]{{2}})")
+_GENERIC_LISTS = frozenset({
+    "方面", "东西", "内容", "事情", "方式", "措施", "工作", "项目", "环节", "问题", "地方", "类型",
+    "种类", "情况", "活动", "举措", "做法", "单位", "企业", "公司", "机构", "部门", "组织", "人呢",
+    "领导", "嘉宾", "代表", "人员", "人物", "名字", "呢呢", "来着", "亮点", "成果", "成绩", "特点",
+    "要求", "条件", "重点", "任务", "领域", "产品"})
+
+
 def counts(noun: str, plain: str) -> bool:
     """Whether an entry's text (``plain``, base form) gives a number of ``noun``
     (:func:`counted`): for people, a number of people (2022年 is not one)."""
@@ -329,6 +348,15 @@ def counts(noun: str, plain: str) -> bool:
         return any(_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
                    for m in re.finditer(re.escape(noun), plain))
     # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值)
+    sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
+    return any((char_pinyin(a), char_pinyin(b)) == sound
+               for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])
+
+
+def names(noun: str, plain: str) -> bool:
+    """Whether an entry's text names ``noun``, or a homophone of it the spelling repair left."""
+    if noun in plain:
+        return True
     sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
     return any((char_pinyin(a), char_pinyin(b)) == sound
                for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])

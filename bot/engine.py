@@ -321,6 +321,7 @@ class Engine:
         named = self.normalizer.named_tokens
         kept = [c for i, c in enumerate(clauses)
                 if i == len(clauses) - 1 or not _ABOUT_ME_RE.match(c) or aspects.asked(c)
+                or _HEARSAY_RE.match(c)
                 or c.rstrip().endswith(("?", "？"))
                 or any(t in named for t in self.normalizer.tokens(c))]
         rest = "".join(kept)
@@ -474,10 +475,13 @@ class Engine:
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
+        thing = aspects.listed(text) if "which" in asked and text else None
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
             if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
                 missing = missing | {"how_many"}  # a number of something else
+            if thing is not None and not aspects.names(thing, self._plain(r.entry)):
+                missing = missing | {"which"}  # a list of something else
             if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
                 missing = missing | {"full_list"}
             score = r.score - _ASPECT_PENALTY if missing else r.score
@@ -766,6 +770,8 @@ _OTHER_CITY_RE = re.compile(
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
+# 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
+_HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到)")
 
 
 def date_note(when: When, what: Any, lang: str, now: datetime) -> str:
