@@ -39,7 +39,8 @@ _ZH: dict[str, str] = {
                r"多少年(?:的)?历史|历史有多",
     "hometown": r"哪里人|哪儿人|哪的人|什么地方的?人|籍贯|老家|出生地|出生在哪|在哪出生|哪里出生",
     # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
-    "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|都有哪|都是哪|全都|一一|名单是什么|"
+    # 都有哪些 is how "which ones" is said: a full list only when a count is stated (7个…都是啥)
+    "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
                  r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举|罗列|列个|列出来|"
                  r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
@@ -83,6 +84,7 @@ _ZH: dict[str, str] = {
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     "how_many": rf"多少|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
     "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|具体是|哪方面|"
+             r"都是(?:啥|什么|哪)|"
              r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)",
     "why": r"为什么|为啥|为何|作用|意义|目的|有啥用|有什么用|干什么用|干嘛|用途|好处|意图|初衷",
     "what": r"是什么|是啥|什么是|啥是|什么意思|啥意思|指什么|指的是|简称|全称|缩写|代表什么|"
@@ -324,18 +326,37 @@ def listed(text: str) -> str | None:
     names no particular thing (哪些方面, 哪些东西) or an asker of "who" (企业, 单位: answers say
     企业 as often as 公司). An entry that never names the thing lists something else: the
     platform's services, not the industries it served."""
-    match = _LISTED_RE.search(Normalizer.base(text))
-    if match is None or match.group(1) in _GENERIC_LISTS or match.group(1)[0] in _VERBS:
+    base = Normalizer.base(text)
+    match = _LISTED_RE.search(base) or _LISTED_BEFORE_RE.search(base)
+    if match is None:
         return None
-    return match.group(1)
+    thing = match.group(1)
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M or thing[1] in _PARTICLES | {"的"}:
+        return None
+    return thing
+
+
+def tallied(thing: str, answer: str) -> bool:
+    """Whether an answer gives ``thing`` only as one count in a list of counts (世界品牌500强
+    企业2家、…、中华老字号19个、…): it says how many, and names none of them."""
+    for clause in re.split(r"[。；;，,：:\n]", answer):
+        items = [Normalizer.base(i) for i in clause.split("、")]  # base drops the 、
+        if len(items) < 3 or not all(_DIGIT_RE.search(i) for i in items):
+            continue
+        if any(thing in i and _DIGIT_RE.search(i) for i in items):
+            return True
+    return False
 
 
 _LISTED_RE = re.compile(rf"(?:哪些|哪几[{_M}类]?|都有什么)([\u4e00-\u9fff]{{2}})")
+# 老字号有哪些, 五朵金花都是啥: the thing listed stands before the question word
+_LISTED_BEFORE_RE = re.compile(rf"([\u4e00-\u9fff]{{2}})(?:都|具体|分别|主要)?(?:是|有|包括|包含)"
+                               rf"(?:哪些|哪几[{_M}类]?|啥|什么)")
 _GENERIC_LISTS = frozenset({
     "方面", "东西", "内容", "事情", "方式", "措施", "工作", "项目", "环节", "问题", "地方", "类型",
     "种类", "情况", "活动", "举措", "做法", "单位", "企业", "公司", "机构", "部门", "组织", "人呢",
     "领导", "嘉宾", "代表", "人员", "人物", "名字", "呢呢", "来着", "亮点", "成果", "成绩", "特点",
-    "要求", "条件", "重点", "任务", "领域", "产品"})
+    "要求", "条件", "重点", "任务", "领域"})
 
 
 def counts(noun: str, plain: str) -> bool:

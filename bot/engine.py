@@ -480,7 +480,8 @@ class Engine:
             missing = asked - self.told(r.entry).aspects
             if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
                 missing = missing | {"how_many"}  # a number of something else
-            if thing is not None and not aspects.names(thing, self._plain(r.entry)):
+            if thing is not None and (not aspects.names(thing, self._plain(r.entry))
+                                      or aspects.tallied(thing, r.entry.answer.zh)):
                 missing = missing | {"which"}  # a list of something else
             if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
                 missing = missing | {"full_list"}
@@ -509,7 +510,7 @@ class Engine:
         pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
             top.score, top.score - runner_up, top.explained,
-            top.foreign or self._elsewhere(tokens, top.entry), top.hit.question_cover,
+            top.foreign or self._elsewhere(core or tokens, top.entry), top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
             sum(i for i, u in zip(query.info[n:], unknown[n:], strict=True) if u) / pair_info,
@@ -523,11 +524,13 @@ class Engine:
                 t in self.normalizer.named_tokens for t in tokens))
 
     def _elsewhere(self, tokens: list[str], entry: Entry) -> bool:
-        """Whether the question names another city (上海, 济南, Beijing) that the entry never
-        does: 济南的质量月主题 asks about Jinan's campaign, which a Qingdao report does not
-        tell, however alike the words."""
-        text = "".join(t if len(t) == 1 else f" {t} " for t in tokens)
+        """Whether the question names another city (上海, 济南, Beijing) or another year (去年,
+        下一届) that the entry never does: 济南的质量月主题 asks about Jinan's campaign, 去年的
+        主题 about 2021's, which a report on Qingdao's 2022 campaign does not tell, however
+        alike the words. Read in the asking clauses: 我在济南上班，… says where the asker is."""
+        text = " ".join("".join(t if len(t) == 1 else f" {t} " for t in tokens).split())
         found = {m.group(0) for m in _OTHER_CITY_RE.finditer(text)}
+        found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(text)}
         plain = self._plain(entry)
         english = (entry.answer.en or "").lower()
         return any(place not in plain and place not in english
@@ -768,6 +771,10 @@ _OTHER_CITY_RE = re.compile(
     r"\b(?:beijing|shanghai|tianjin|chongqing|guangzhou|shenzhen|hangzhou|nanjing|suzhou|wuhan|"
     r"chengdu|xian|jinan|yantai|weifang|weihai|zibo|dalian|shenyang|harbin|zhengzhou|hefei|"
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
+# 去年的主题, 下一届: a year or edition the report, of 2022's campaign, never speaks of
+_OTHER_TIME_RE = re.compile(r"去年|前年|明年|后年|往年|往届|上届|下届|上一届|下一届|"
+                            r"\b(?:last year|next year|previous year|the year before|"
+                            r"(?:last|next|previous) edition)\b")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter

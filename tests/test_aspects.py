@@ -110,6 +110,38 @@ def test_a_count_is_of_something() -> None:
     assert counted("一共有几个") is None
 
 
+def test_which_ones_names_the_thing_listed_before_or_after_the_question_word() -> None:
+    assert aspects.listed("品博会有哪些展区") == "展区"
+    assert aspects.listed("青岛的中华老字号都是哪些") == "字号"
+    assert aspects.listed("拿到提名奖的是哪几家啊") is None  # who, and no thing named
+    assert aspects.listed("参加主题活动的都有哪些人") is None
+
+
+def test_a_count_among_counts_names_none_of_them() -> None:
+    tally = "青岛拥有中国名牌产品68个、中国驰名商标152件、中华老字号19个。"
+    assert aspects.tallied("字号", tally)
+    assert not aspects.tallied("类型", "共设演讲、征文、视觉艺术三种比赛类型。")
+
+
+@pytest.mark.parametrize("question", ["青岛的中华老字号有哪些", "青岛7个国家地理标志保护产品都是啥"])
+def test_a_list_the_report_only_counts_gets_the_honest_reply(engine: Engine,
+                                                             question: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.FALLBACK
+    assert reply.kind == "detail_not_in_source"
+
+
+@pytest.mark.parametrize(("question", "entry_id"), [
+    ("市长质量奖都有哪些企业获得", "award-mayor"),  # 都有哪些 is "which", not "the full list"
+    ("五朵金花都是啥", "brand-five-golden-flowers"),
+])
+def test_which_ones_said_colloquially_is_answered_with_the_names_given(
+        engine: Engine, question: str, entry_id: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER
+    assert reply.entry_id == entry_id
+
+
 def test_a_count_of_something_the_entry_never_names_is_not_answered(engine: Engine) -> None:
     reply = engine.ask("总部基地有多少名保安")  # the base's figures are money and floor space
     assert reply.status is not Status.ANSWER

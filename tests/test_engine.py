@@ -286,7 +286,7 @@ def test_a_list_of_another_thing_is_no_answer_to_which_ones(engine: Engine) -> N
     platform = next(r for r in read.ranked if r.entry.id == "nqi-platform")
     assert "which" in platform.missing
     assert aspects.listed(question) == "行业"
-    assert aspects.listed("五朵金花是哪几家") is None  # who, not a thing listed
+    assert aspects.listed("签约的单位有哪些") is None  # who, not a thing listed
 
 
 def test_what_the_asker_heard_is_part_of_the_question(engine: Engine) -> None:
@@ -302,10 +302,19 @@ def test_context_that_names_the_subject_is_kept(engine: Engine) -> None:
 @pytest.mark.parametrize("question", [
     "济南2022年质量月主题活动的主题是什么",  # another city's campaign
     "第四届中国质量奖是哪一年评选的",  # 第四届 is an edition, not the year asked
+    "去年青岛质量月活动的主题是什么",  # another year's campaign
+    "What was the theme of Qingdao's Quality Month last year?",
+    "下一届品博会在哪里办",
 ])
 def test_alike_words_about_something_else_get_no_confident_answer(engine: Engine,
                                                                   question: str) -> None:
     assert engine.ask(question).status is not Status.ANSWER
+
+
+def test_a_city_in_the_scene_is_where_the_asker_is_not_what_is_asked(engine: Engine) -> None:
+    reply = engine.ask("我在济南上班，青岛的品博会几月办？")
+    assert reply.status is Status.ANSWER
+    assert reply.entry_id == "expo-date"
 
 
 def test_entries_without_english_answer_a_question_naming_another_city(
