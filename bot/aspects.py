@@ -336,6 +336,23 @@ def listed(text: str) -> str | None:
     return thing
 
 
+def office(text: str) -> str | None:
+    """The office a "who" question asks the holder of (青岛日报社的社长是谁 → 社长), or None."""
+    match = _OFFICE_RE.search(Normalizer.base(text))
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def holds(title: str, plain: str) -> bool:
+    """Whether an entry's text names the office ``title`` as one held (局长), not as part of
+    a prize's name (市长质量奖 names no mayor)."""
+    return any(not plain.startswith(("质量奖", "奖"), m.end())
+               for m in re.finditer(re.escape(title), plain))
+
+
+_OFFICES = "市长|区长|省长|局长|社长|书记|主任|董事长|总经理|校长|院长|部长|主席|厅长|处长|总裁|会长|所长"
+_OFFICE_RE = re.compile(rf"({_OFFICES})(?:是谁|是哪位|叫什么|叫啥)|谁是\S{{0,8}}?({_OFFICES})")
+
+
 def tallied(thing: str, answer: str) -> bool:
     """Whether an answer gives ``thing`` only as one count in a list of counts (世界品牌500强
     企业2家、…、中华老字号19个、…): it says how many, and names none of them."""

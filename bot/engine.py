@@ -476,6 +476,7 @@ class Engine:
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
         thing = aspects.listed(text) if "which" in asked and text else None
+        title = aspects.office(text) if "who" in asked and text else None
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
             if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
@@ -483,6 +484,8 @@ class Engine:
             if thing is not None and (not aspects.names(thing, self._plain(r.entry))
                                       or aspects.tallied(thing, r.entry.answer.zh)):
                 missing = missing | {"which"}  # a list of something else
+            if title is not None and not aspects.holds(title, self._plain(r.entry)):
+                missing = missing | {"who"}  # the holder of another office
             if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
                 missing = missing | {"full_list"}
             score = r.score - _ASPECT_PENALTY if missing else r.score

@@ -142,6 +142,19 @@ def test_which_ones_said_colloquially_is_answered_with_the_names_given(
     assert reply.entry_id == entry_id
 
 
+def test_who_holds_an_office_needs_the_office_in_the_entry() -> None:
+    assert aspects.office("青岛日报社的社长是谁") == "社长"
+    assert aspects.office("谁是市场监管局局长") == "局长"
+    assert not aspects.holds("市长", "10家企业荣获青岛市市长质量奖")  # a prize's name
+    assert aspects.holds("局长", "高善武时任市市场监管局党组书记、局长")
+
+
+@pytest.mark.parametrize("question", ["青岛市市长是谁？", "青岛日报社的社长是谁？"])
+def test_the_holder_of_an_office_the_report_never_names_is_no_answer(engine: Engine,
+                                                                    question: str) -> None:
+    assert engine.ask(question).status is not Status.ANSWER
+
+
 def test_a_count_of_something_the_entry_never_names_is_not_answered(engine: Engine) -> None:
     reply = engine.ask("总部基地有多少名保安")  # the base's figures are money and floor space
     assert reply.status is not Status.ANSWER

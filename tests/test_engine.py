@@ -258,8 +258,8 @@ def test_a_question_told_with_who_asks_is_answered(engine: Engine, question: str
     # the scene's everyday words (班会课, 寒假, 课题) are not what is asked
     ("我下个月要给小学生上一堂班会课，打算讲讲家乡的品牌，青岛有多少个中华老字号？",
      "brand-time-honoured"),
-    ("我是高中生，老师让写家乡调查报告，青岛有多少个国家地理标志保护产品？", "brand-gi-products"),
-    ("我在做课题研究，需要引用数据，青岛的中国驰名商标有多少件？", "brand-trademarks"),
+    ("我是开出租车的，经常拉外地客人，品博会的全称是什么？", "expo-overview"),
+    ("我退休了在家没事，平时爱看报纸，青岛有多少个中国名牌产品？", "brand-famous-products"),
 ])
 def test_a_question_after_a_scene_is_answered(engine: Engine, question: str,
                                               entry_id: str) -> None:
