@@ -24,7 +24,7 @@ from bot.judge import DEPTH, Candidate, Judge
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.messages import say, script
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
-from bot.text import Normalizer, clean, detect_language, detokenize, group_token, to_traditional
+from bot.text import BIGRAM_SEP, Normalizer, clean, detect_language, detokenize, group_token, to_traditional
 
 MAX_QUESTION_CHARS = 1000
 
@@ -505,7 +505,8 @@ class Engine:
         runner_up = second.score if second is not None else 0.0
         query = self.index.query(core or tokens)
         n = query.words
-        unknown = [self._number(t) < 0 for t in query.terms]
+        seams = self._seams(core or tokens)
+        unknown = [self._number(t) < 0 and t not in seams for t in query.terms]
         word_info, pair_info = sum(query.info[:n]) or 1.0, sum(query.info[n:]) or 1.0
         told = self.told(top.entry).aspects
         asking_tokens = {t for name, words in (asking or {}).items() if name in told
@@ -525,6 +526,28 @@ class Engine:
             same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
+
+    def _seams(self, tokens: list[str]) -> set[str]:
+        """Adjacent pairs the knowledge never uses that join two words it does use: 岛老 in
+        咱青岛老字号 is where 青岛 meets 老字号, not a new word such as 一等奖's 等奖. Counted
+        as unknown, such seams made a rephrased plain question look like an unanswerable one."""
+        def word(i: int, j: int) -> bool:  # tokens i and j (adjacent) belong to a known word
+            if not 0 <= i < len(tokens) or not 0 <= j < len(tokens):
+                return False
+            return self._number(tokens[i] + BIGRAM_SEP + tokens[j]) >= 0
+
+        def whole(t: str) -> bool:  # a named thing or a Latin word is a word by itself
+            return len(t) > 1 or t in self.normalizer.named_tokens
+
+        out = set()
+        for i in range(len(tokens) - 1):
+            a, b = tokens[i], tokens[i + 1]
+            pair = a + BIGRAM_SEP + b
+            if self._number(pair) >= 0:
+                continue
+            if (whole(a) or word(i - 1, i)) and (whole(b) or word(i + 1, i + 2)):
+                out.add(pair)
+        return out
 
     def _elsewhere(self, tokens: list[str], entry: Entry) -> bool:
         """Whether the question names another city (上海, 济南, Beijing) or another year (去年,
