@@ -20,14 +20,14 @@ from bot.text import Normalizer, char_pinyin
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
-           "duration", "ranking", "career", "business", "in_force", "area")
+           "duration", "ranking", "career", "business", "in_force", "area", "amount")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration", "ranking", "career", "business", "in_force",
-                     "area"})
+                     "area", "amount"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -55,6 +55,8 @@ _ZH: dict[str, str] = {
     "in_force": r"(?:什么时候|何时|哪天|哪年|啥时候|几时)\S{0,4}(?:正式)?(?:实施|施行|生效|落地|颁布|通过)|"
                 r"实施时间|施行日期|生效日期|生效时间",
     "area": r"面积|占地|多少平方|几平方|平方米|多少亩|几亩|多少公顷",
+    # a sum of money (an agreement's value, an investment): an answer without one does not tell it
+    "amount": r"金额|总额|签约额|合同额|投资额|总投资|资金|投资了?多少|投了多少|花了多少|多少亿",
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
@@ -103,6 +105,8 @@ _EN: dict[str, str] = {
     "in_force": r"\b(?:take effect|takes effect|come into force|comes into force|in force|"
                 r"effective date)\b",
     "area": r"\b(?:floor area|land area|square met(?:er|re)s?|acres?|hectares?|how big is)\b",
+    "amount": r"\b(?:how much money|amount of money|investment|invested|worth|"
+              r"value of the (?:deal|agreement|contract)s?)\b",
     "ranking": r"\b(?:first|second|third|grand|top) (?:prize|place)|\bgold medal|\bchampion|"
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
@@ -140,7 +144,7 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area",
+_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area", "amount",
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
@@ -242,6 +246,7 @@ _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|�
 _CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
 _BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
 _IN_FORCE_RE = re.compile(r"(?:起|正式)(?:实施|施行|生效)|自\S{0,12}起施行")
+_AMOUNT_RE = re.compile(r"\d\s*(?:万|亿)*\s*(?:元|美元)")
 _AREA_RE = re.compile(r"\d\s*(?:万)?(?:平方米|平方公里|亩|公顷)|占地")
 _DURATION_RE = re.compile(r"\d+\s*天|为期|\d+\s*日至\s*\d+\s*日|\d+日[-—~～到]\d+日")
 # A list that ends in 等 ("A、B等10家") does not name them all.
@@ -283,6 +288,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("business", bool(_BUSINESS_RE.search(base))),
               ("in_force", bool(_IN_FORCE_RE.search(base))),
               ("area", bool(_AREA_RE.search(base))),
+              ("amount", bool(_AMOUNT_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:

@@ -457,6 +457,7 @@ MESSAGES: dict[str, Text] = {
     "aspect.business": ("主营业务或产品", "line of business or products"),
     "aspect.in_force": ("正式实施或生效日期", "date it takes effect"),
     "aspect.area": ("占地或建筑面积", "area"),
+    "aspect.amount": ("金额", "sum of money"),
 }
 
 
