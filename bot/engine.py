@@ -121,6 +121,7 @@ _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
+_WITHIN = frozenset({"提名", "评选"})  # 中国质量奖提名奖 is a nomination, not the award
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
 
@@ -164,6 +165,7 @@ class Engine:
         }
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._plains: dict[int, str] = {}
+        self._answer_tokens_of: dict[int, list[str]] = {}
         self._hant: dict[int, str] = {}  # answers in traditional script, converted once each
         self._hant_questions: dict[int, str] = {}  # and first questions (suggestions)
         self._overviews: dict[str, Entry | None] = {}
@@ -514,7 +516,9 @@ class Engine:
         pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
             top.score, top.score - runner_up, top.explained,
-            top.foreign or self._elsewhere(core or tokens, top.entry), top.hit.question_cover,
+            top.foreign or self._elsewhere(core or tokens, top.entry)
+            or ("who" in asked and self._only_within(core or tokens, top.entry)),
+            top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
             sum(i for i, u in zip(query.info[n:], unknown[n:], strict=True) if u) / pair_info,
@@ -526,6 +530,32 @@ class Engine:
             same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
+
+    def _only_within(self, tokens: list[str], entry: Entry) -> bool:
+        """Whether a named thing of the question appears in the entry's answer only inside a
+        longer name that means something else: 中国质量奖 only as 中国质量奖提名奖. Asked who won
+        Qingdao's one China Quality Award, the nominees are no answer (asked whether 青啤 won
+        it, they are: it was nominated)."""
+        if "".join(tokens).find("提名") >= 0:
+            return False  # the question asks of the nominations
+        named = self.normalizer.named_tokens
+        answer = self._answer_tokens(entry)
+        for t in dict.fromkeys(tokens):
+            if t not in named:
+                continue
+            at = [j for j, a in enumerate(answer) if a == t]
+            # 第四届中国质量奖评选中 speaks of the contest, not of who won the award
+            if at and all("".join(answer[j + 1:j + 3]) in _WITHIN for j in at) and any(
+                    "".join(answer[j + 1:j + 3]) == "提名" for j in at):
+                return True
+        return False
+
+    def _answer_tokens(self, entry: Entry) -> list[str]:
+        key = id(entry)
+        found = self._answer_tokens_of.get(key)
+        if found is None:
+            found = self._answer_tokens_of[key] = self.normalizer.tokens(entry.answer.zh)
+        return found
 
     def _seams(self, tokens: list[str]) -> set[str]:
         """Adjacent pairs the knowledge never uses that join two words it does use: 岛老 in

@@ -337,3 +337,10 @@ def test_where_two_known_words_meet_is_no_unknown_word(engine: Engine) -> None:
     prize = engine.read("青岛老字号一等奖有多少个")
     odd = engine.signals(prize.ranked, prize.tokens, prize.asked, prize.asking)
     assert signals.unknown_pairs < odd.unknown_pairs
+
+
+def test_who_won_the_award_is_not_answered_with_its_nominees(engine: Engine) -> None:
+    """The report counts Qingdao's one China Quality Award but names only the nominees."""
+    assert engine.ask("青岛那个中国质量奖是谁拿的").status is not Status.ANSWER
+    nominated = engine.ask("青啤得了中国质量奖吗")  # yes: a nomination, and the answer says so
+    assert nominated.status is Status.ANSWER and "提名奖" in nominated.text
