@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.messages import say
 from bot.text import Normalizer, char_pinyin
@@ -148,8 +149,11 @@ _FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "i
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
+@lru_cache(maxsize=64)
 def asked(text: str) -> frozenset[str]:
-    """The aspects a question asks for, from its text as typed (any script)."""
+    """The aspects a question asks for, from its text as typed (any script). The last few
+    are kept: one question's clauses are read several times (without_context, the scene,
+    the ranking); a repeated question from another citizen is not what this is for."""
     base = Normalizer.base(text)
     found: set[str] = set()
     zh, en = base, base
@@ -359,16 +363,15 @@ _OFFICES = "市长|区长|省长|局长|社长|书记|主任|董事长|总经理
 _OFFICE_RE = re.compile(rf"({_OFFICES})(?:是谁|是哪位|叫什么|叫啥)|谁是\S{{0,8}}?({_OFFICES})")
 
 
-def tallied(thing: str, answer: str) -> bool:
-    """Whether an answer gives ``thing`` only as one count in a list of counts (世界品牌500强
-    企业2家、…、中华老字号19个、…): it says how many, and names none of them."""
+def tallies(answer: str) -> tuple[str, ...]:
+    """The items of an answer's lists of counts (世界品牌500强企业2家、…、中华老字号19个、…),
+    in base form: a thing among them is counted, and none of its kind is named."""
+    out: list[str] = []
     for clause in re.split(r"[。；;，,：:\n]", answer):
         items = [Normalizer.base(i) for i in clause.split("、")]  # base drops the 、
-        if len(items) < 3 or not all(_DIGIT_RE.search(i) for i in items):
-            continue
-        if any(thing in i and _DIGIT_RE.search(i) for i in items):
-            return True
-    return False
+        if len(items) >= 3 and all(_DIGIT_RE.search(i) for i in items):
+            out.extend(items)
+    return tuple(out)
 
 
 _LISTED_RE = re.compile(rf"(?:哪些|哪几[{_M}类]?|都有什么)([\u4e00-\u9fff]{{2}})")
@@ -383,30 +386,38 @@ _GENERIC_LISTS = frozenset({
 
 
 def counts(noun: str, plain: str) -> bool:
-    """Whether an entry's text (``plain``, base form) gives a number of ``noun``
-    (:func:`counted`): for people, a number of people (2022年 is not one)."""
+    """Whether an entry's text (``plain``, base form, best :func:`without_years`) gives a
+    number of ``noun`` (:func:`counted`): for people, a number of people (2022年 is not one)."""
     if noun == "人":
         return bool(_PEOPLE_COUNT_RE.search(plain))
     if noun in plain:
         # a number near it (10家企业, 企业400家左右): "企业代表" with no figure counts nothing
         return any(_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
                    for m in re.finditer(re.escape(noun), plain))
-    # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值)
-    sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
-    return any((char_pinyin(a), char_pinyin(b)) == sound
-               for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])
+    # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值): only where one
+    # of its characters stands is the other one's sound compared
+    first, second = char_pinyin(noun[0]), char_pinyin(noun[1])
+    i = plain.find(noun[0])
+    while i >= 0:
+        if i + 1 < len(plain) and char_pinyin(plain[i + 1]) == second:
+            return True
+        i = plain.find(noun[0], i + 1)
+    i = plain.find(noun[1], 1)
+    while i >= 0:
+        if char_pinyin(plain[i - 1]) == first:
+            return True
+        i = plain.find(noun[1], i + 1)
+    return False
 
 
-def names(noun: str, plain: str) -> bool:
-    """Whether an entry's text names ``noun``, or a homophone of it the spelling repair left."""
-    if noun in plain:
-        return True
-    sound = (char_pinyin(noun[0]), char_pinyin(noun[1]))
-    return any((char_pinyin(a), char_pinyin(b)) == sound
-               for a, b in zip(plain, plain[1:], strict=False) if a == noun[0] or b == noun[1])
+def without_years(plain: str) -> str:
+    """An entry's base text with its years blanked: 2021年度…认证企业名单 gives no number of
+    companies, so a year must not count as a figure near a noun (:func:`counts`)."""
+    return _COUNT_YEAR_RE.sub(lambda m: "年" * len(m.group(0)), plain)
 
 
 _DIGIT_RE = re.compile(r"\d")
+_COUNT_YEAR_RE = re.compile(r"(?:19|20)\d\d\s*年")
 _STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[个家件项条所位名款种部幅朵]")
 
 

@@ -166,6 +166,8 @@ class Engine:
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._plains: dict[int, str] = {}
         self._answer_tokens_of: dict[int, list[str]] = {}
+        self._tallies_of: dict[int, tuple[str, ...]] = {}
+        self._counted_of: dict[int, str] = {}
         self._hant: dict[int, str] = {}  # answers in traditional script, converted once each
         self._hant_questions: dict[int, str] = {}  # and first questions (suggestions)
         self._overviews: dict[str, Entry | None] = {}
@@ -286,7 +288,8 @@ class Engine:
             ranked = self.by_aspect(ranked, asked, detokenize(fixed))
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
-        return Reading(tokens, asked, ranked, lang, aspects.spans(text), self._core(text))
+        return Reading(tokens, asked, ranked, lang, aspects.spans(text) if every else None,
+                       self._core(text))
 
     def _core(self, text: str) -> list[str] | None:
         """The tokens the decision weighs, when a question first sets the scene (我在做青岛品牌
@@ -297,7 +300,7 @@ class Engine:
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return None
-        asks = [i == len(clauses) - 1 or bool(aspects.asked(c)) or c.rstrip().endswith(("?", "？"))
+        asks = [i == len(clauses) - 1 or c.rstrip().endswith(("?", "？")) or bool(aspects.asked(c))
                 for i, c in enumerate(clauses)]
         if all(asks):
             return None
@@ -481,10 +484,10 @@ class Engine:
         title = aspects.office(text) if "who" in asked and text else None
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
-            if noun is not None and not aspects.counts(noun, self._plain(r.entry)):
+            if noun is not None and not aspects.counts(noun, self._counted(r.entry)):
                 missing = missing | {"how_many"}  # a number of something else
-            if thing is not None and (not aspects.names(thing, self._plain(r.entry))
-                                      or aspects.tallied(thing, r.entry.answer.zh)):
+            if thing is not None and (thing not in self._plain(r.entry)
+                                      or any(thing in i for i in self._tallies(r.entry))):
                 missing = missing | {"which"}  # a list of something else
             if title is not None and not aspects.holds(title, self._plain(r.entry)):
                 missing = missing | {"who"}  # the holder of another office
@@ -550,6 +553,21 @@ class Engine:
                 return True
         return False
 
+    def _counted(self, entry: Entry) -> str:
+        """The entry's base text with its years blanked (aspects.without_years), once."""
+        key = id(entry)
+        found = self._counted_of.get(key)
+        if found is None:
+            found = self._counted_of[key] = aspects.without_years(self._plain(entry))
+        return found
+
+    def _tallies(self, entry: Entry) -> tuple[str, ...]:
+        key = id(entry)
+        found = self._tallies_of.get(key)
+        if found is None:
+            found = self._tallies_of[key] = aspects.tallies(entry.answer.zh)
+        return found
+
     def _answer_tokens(self, entry: Entry) -> list[str]:
         key = id(entry)
         found = self._answer_tokens_of.get(key)
@@ -585,8 +603,7 @@ class Engine:
         主题 about 2021's, which a report on Qingdao's 2022 campaign does not tell, however
         alike the words. Read in the asking clauses: 我在济南上班，… says where the asker is."""
         text = " ".join("".join(t if len(t) == 1 else f" {t} " for t in tokens).split())
-        found = {m.group(0) for m in _OTHER_CITY_RE.finditer(text)}
-        found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(text)}
+        found = {m.group(0) for m in _ELSEWHERE_RE.finditer(text)}
         plain = self._plain(entry)
         english = (entry.answer.en or "").lower()
         return any(place not in plain and place not in english
@@ -831,6 +848,7 @@ _OTHER_CITY_RE = re.compile(
 _OTHER_TIME_RE = re.compile(r"去年|前年|明年|后年|往年|往届|上届|下届|上一届|下一届|"
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")
+_ELSEWHERE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_TIME_RE.pattern}")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
