@@ -220,14 +220,15 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.1, rounds: int = 50,
 
 
 def choose_threshold(p: np.ndarray, right: np.ndarray, wrong_share: float = 0.005,
-                     floor: float = 0.5) -> float:
+                     floor: float = 0.5, weight: np.ndarray | None = None) -> float:
     """The lowest probability (≥ ``floor``) at which at most ``wrong_share`` of the answers
     given would be wrong: most questions answered, at the precision asked for. (Not the first
     probability, going down, where a wrong answer appears: one unlucky question near the top
     would then stop every threshold below it.)"""
     order = np.argsort(-p, kind="stable")
-    wrong = np.cumsum(~right[order])
-    answered = np.arange(1, len(p) + 1)
+    weight = np.ones(len(p)) if weight is None else weight
+    wrong = np.cumsum(weight[order] * ~right[order])
+    answered = np.cumsum(weight[order])
     ok = (wrong <= wrong_share * answered) & (p[order] >= floor)
     # a threshold answers every question of its probability: only where the next one is lower
     ok[:-1] &= p[order][1:] < p[order][:-1]
