@@ -423,8 +423,9 @@ def figures(engine: Engine, items: list[Labelled]) -> Figures:
         reply = engine.ask(item.text)
         answered = reply.status is Status.ANSWER
         if item.answerable:
-            good = answered and (right(engine, item, reply.entry_id) if reply.entry_id else
-                                 all(any(s in reply.text for s in g) for g in item.expect or ()))
+            # the reply's text, as the scorer reads it (a two-part reply holds two answers)
+            good = answered and (all(any(s in reply.text for s in g) for g in item.expect)
+                                 if item.expect else right(engine, item, reply.entry_id))
             ok += good
             wrong += answered and not good
         else:
