@@ -143,6 +143,12 @@ def test_which_ones_said_colloquially_is_answered_with_the_names_given(
     assert reply.entry_id == entry_id
 
 
+def test_cantonese_question_words_ask_their_aspect() -> None:
+    assert "where" in asked("品博會喺邊度舉辦？")
+    assert "who" in asked("邊個喺會上推介品博會？")
+    assert "how_many" in asked("青島有幾多個中華老字號？")
+
+
 def test_a_sum_the_report_never_gives_gets_the_honest_reply(engine: Engine) -> None:
     reply = engine.ask("两份战略合作框架协议的金额是多少")
     assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"

@@ -344,3 +344,11 @@ def test_who_won_the_award_is_not_answered_with_its_nominees(engine: Engine) -> 
     assert engine.ask("青岛那个中国质量奖是谁拿的").status is not Status.ANSWER
     nominated = engine.ask("青啤得了中国质量奖吗")  # yes: a nomination, and the answer says so
     assert nominated.status is Status.ANSWER and "提名奖" in nominated.text
+
+
+@pytest.mark.parametrize("question", ["青岛现在有多少个中华老字号？", "青岛目前有多少件驰名商标"])
+def test_now_is_how_a_citizen_asks_not_what(engine: Engine, question: str) -> None:
+    """现在 / 目前 carry no meaning of their own; the answer says "as of the 2022 report"."""
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER
+    assert "截至2022年9月报道时" in reply.text
