@@ -306,7 +306,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
     return Told(frozenset(why), False, why)
 
 
-_COUNTED_RE = re.compile(rf"(?:多少|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
+_COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
                         "年度", "月份", "问题", "呢呢", "来着", "比例", "钱呢", "一共", "总共"})
 
@@ -323,7 +323,7 @@ def counted(text: str) -> str | None:
     if _PEOPLE_RE.search(base):
         return "人"
     match = _COUNTED_RE.search(base)
-    if match is None or match.group(1) in _NOT_NOUNS or match.group(1)[0] in _VERBS + _M \
+    if match is None or match.group(1) in _NOT_NOUNS or match.group(1)[0] in _VERBS + _M + "多" \
             or match.group(1)[1] in _PARTICLES:
         return None
     return match.group(1)
@@ -361,7 +361,8 @@ def holds(title: str, plain: str) -> bool:
                for m in re.finditer(re.escape(title), plain))
 
 
-_OFFICES = "市长|区长|省长|局长|社长|书记|主任|董事长|总经理|校长|院长|部长|主席|厅长|处长|总裁|会长|所长"
+_OFFICES = ("市长|区长|省长|局长|社长|书记|主任|董事长|总经理|校长|院长|部长|主席|厅长|处长|总裁|"
+            "会长|所长|组长|秘书长|负责人")
 _OFFICE_RE = re.compile(rf"({_OFFICES})(?:是谁|是哪位|叫什么|叫啥)|谁是\S{{0,8}}?({_OFFICES})")
 
 

@@ -481,7 +481,7 @@ class Engine:
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
         thing = aspects.listed(text) if "which" in asked and text else None
-        title = aspects.office(text) if "who" in asked and text else None
+        title = aspects.office(text) if text else None  # 校长叫啥 asks who, too
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
             if noun is not None and not aspects.counts(noun, self._counted(r.entry)):

@@ -147,6 +147,7 @@ def test_cantonese_question_words_ask_their_aspect() -> None:
     assert "where" in asked("品博會喺邊度舉辦？")
     assert "who" in asked("邊個喺會上推介品博會？")
     assert "how_many" in asked("青島有幾多個中華老字號？")
+    assert counted("青島嘅中國馳名商標有幾多件？") is None  # 几多件 counts no "多件"
 
 
 def test_a_sum_the_report_never_gives_gets_the_honest_reply(engine: Engine) -> None:
@@ -159,6 +160,7 @@ def test_a_sum_the_report_never_gives_gets_the_honest_reply(engine: Engine) -> N
 def test_who_holds_an_office_needs_the_office_in_the_entry() -> None:
     assert aspects.office("青岛日报社的社长是谁") == "社长"
     assert aspects.office("谁是市场监管局局长") == "局长"
+    assert aspects.office("超银中学校长叫啥名字") == "校长"  # who, though no 谁
     assert not aspects.holds("市长", "10家企业荣获青岛市市长质量奖")  # a prize's name
     assert aspects.holds("局长", "高善武时任市市场监管局党组书记、局长")
 
