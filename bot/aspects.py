@@ -319,14 +319,19 @@ def counted(text: str) -> str | None:
     """What a "how many" question counts (多少名员工 → 员工, 几个作品 → 作品), or None: an
     entry that never names it tells a number of something else (总部基地 staff, not its
     investment). ``text`` is best the question after spelling repair (服物 → 服务)."""
+    found = counted_all(text)
+    return found[0] if found else None
+
+
+def counted_all(text: str) -> list[str]:
+    """Every thing a question counts: 入驻多少服务机构，服务多少企业 asks two numbers, and an
+    entry giving one of them answers half the question."""
     base = Normalizer.base(text)
     if _PEOPLE_RE.search(base):
-        return "人"
-    match = _COUNTED_RE.search(base)
-    if match is None or match.group(1) in _NOT_NOUNS or match.group(1)[0] in _VERBS + _M + "多" \
-            or match.group(1)[1] in _PARTICLES:
-        return None
-    return match.group(1)
+        return ["人"]
+    return [m.group(1) for m in _COUNTED_RE.finditer(base)
+            if m.group(1) not in _NOT_NOUNS and m.group(1)[0] not in _VERBS + _M + "多"
+            and m.group(1)[1] not in _PARTICLES]
 
 
 _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")

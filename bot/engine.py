@@ -476,7 +476,7 @@ class Engine:
         """The first few entries re-ranked so that one telling what is asked comes before one
         on the same subject that does not (品博会几月 → the expo's date, not its theme)."""
         head = []
-        noun = aspects.counted(text) if "how_many" in asked and text else None
+        nouns = aspects.counted_all(text) if "how_many" in asked and text else []
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
@@ -484,7 +484,7 @@ class Engine:
         title = aspects.office(text) if text else None  # 校长叫啥 asks who, too
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
-            if noun is not None and not aspects.counts(noun, self._counted(r.entry)):
+            if nouns and not all(aspects.counts(n, self._counted(r.entry)) for n in nouns):
                 missing = missing | {"how_many"}  # a number of something else
             if thing is not None and (thing not in self._plain(r.entry)
                                       or any(thing in i for i in self._tallies(r.entry))):

@@ -171,6 +171,12 @@ def test_the_holder_of_an_office_the_report_never_names_is_no_answer(engine: Eng
     assert engine.ask(question).status is not Status.ANSWER
 
 
+def test_two_counts_asked_need_both(engine: Engine) -> None:
+    """入驻多少服务机构，服务多少企业: an entry giving one of the two answers half the question."""
+    assert aspects.counted_all("云平台入驻多少服务机构，服务多少企业") == ["服务", "企业"]
+    assert engine.ask("云平台入驻多少服务机构，服务多少企业").status is not Status.ANSWER
+
+
 def test_a_count_of_something_the_entry_never_names_is_not_answered(engine: Engine) -> None:
     reply = engine.ask("总部基地有多少名保安")  # the base's figures are money and floor space
     assert reply.status is not Status.ANSWER
