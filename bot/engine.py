@@ -121,6 +121,7 @@ _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
+_PART = "part"  # among an entry's missing aspects: it tells only part of what is asked
 _WITHIN = frozenset({"提名", "评选"})  # 中国质量奖提名奖 is a nomination, not the award
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
@@ -484,8 +485,11 @@ class Engine:
         title = aspects.office(text) if text else None  # 校长叫啥 asks who, too
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
-            if nouns and not all(aspects.counts(n, self._counted(r.entry)) for n in nouns):
-                missing = missing | {"how_many"}  # a number of something else
+            counted = [aspects.counts(n, self._counted(r.entry)) for n in nouns]
+            if not all(counted):
+                # a number of something else; or of one of two things asked: then the entry
+                # answers part of the question, and "the report does not say" would be untrue
+                missing = missing | ({"how_many", _PART} if any(counted) else {"how_many"})
             if thing is not None and (thing not in self._plain(r.entry)
                                       or any(thing in i for i in self._tallies(r.entry))):
                 missing = missing | {"which"}  # a list of something else
@@ -739,7 +743,8 @@ class Engine:
         ticket price); None when it tells it, or when no entry near the top is on the subject.
         (The re-ranking has already put an entry of the subject that tells it first.)"""
         first = next((r for r in ranked[:DEPTH] if self._subject_known(r, tokens)), None)
-        return first if first is not None and first.missing else None
+        return first if first is not None and first.missing and _PART not in first.missing \
+            else None
 
     def _not_in_source(self, top: _Scored, ranked: list[_Scored], tokens: list[str],
                        lang: str) -> Reply:
