@@ -166,9 +166,7 @@ class Engine:
         }
         self._told: dict[int, aspects.Told] = {}  # derived on first need
         self._plains: dict[int, str] = {}
-        self._answer_tokens_of: dict[int, list[str]] = {}
-        self._tallies_of: dict[int, tuple[str, ...]] = {}
-        self._counted_of: dict[int, str] = {}
+        self._derived_of: dict[tuple[str, int], Any] = {}  # see _derived
         self._hant: dict[int, str] = {}  # answers in traditional script, converted once each
         self._hant_questions: dict[int, str] = {}  # and first questions (suggestions)
         self._overviews: dict[str, Entry | None] = {}
@@ -557,27 +555,24 @@ class Engine:
                 return True
         return False
 
-    def _counted(self, entry: Entry) -> str:
-        """The entry's base text with its years blanked (aspects.without_years), once."""
-        key = id(entry)
-        found = self._counted_of.get(key)
+    def _derived(self, kind: str, entry: Entry, make: Callable[[Entry], Any]) -> Any:
+        """``make(entry)``, computed once per entry and kind: what the per-question checks
+        read of an entry (its year-blanked text, its lists of counts, its answer's tokens)
+        is the entry's, not the question's."""
+        key = (kind, id(entry))
+        found = self._derived_of.get(key)
         if found is None:
-            found = self._counted_of[key] = aspects.without_years(self._plain(entry))
+            found = self._derived_of[key] = make(entry)
         return found
+
+    def _counted(self, entry: Entry) -> str:
+        return self._derived("counted", entry, lambda e: aspects.without_years(self._plain(e)))
 
     def _tallies(self, entry: Entry) -> tuple[str, ...]:
-        key = id(entry)
-        found = self._tallies_of.get(key)
-        if found is None:
-            found = self._tallies_of[key] = aspects.tallies(entry.answer.zh)
-        return found
+        return self._derived("tallies", entry, lambda e: aspects.tallies(e.answer.zh))
 
     def _answer_tokens(self, entry: Entry) -> list[str]:
-        key = id(entry)
-        found = self._answer_tokens_of.get(key)
-        if found is None:
-            found = self._answer_tokens_of[key] = self.normalizer.tokens(entry.answer.zh)
-        return found
+        return self._derived("tokens", entry, lambda e: self.normalizer.tokens(e.answer.zh))
 
     def _seams(self, tokens: list[str]) -> set[str]:
         """Adjacent pairs the knowledge never uses that join two words it does use: 岛老 in
