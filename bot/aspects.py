@@ -42,7 +42,7 @@ _ZH: dict[str, str] = {
     # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
     # 都有哪些 is how "which ones" is said: a full list only when a count is stated (7个…都是啥)
     "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
-                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举|罗列|列个|列出来|"
+                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
                  r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
     "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|"
@@ -87,7 +87,9 @@ _ZH: dict[str, str] = {
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
-    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|具体是|哪方面|"
+    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|"
+             # 具体是几点 asks the hour, not a list
+             r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
              r"都是(?:啥|什么|哪)|"
              r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)",
     "why": r"为什么|为啥|为何|作用|意义|目的|有啥用|有什么用|干什么用|干嘛|用途|好处|意图|初衷",
@@ -99,6 +101,7 @@ _EN: dict[str, str] = {
     "founded": r"\b(?:founded|established|when was \w+(?: \w+){0,4} set up|year of founding)\b",
     "hometown": r"\b(?:hometown|home town|birthplace|where (?:is|was) \w+(?: \w+){0,2} from)\b",
     "full_list": r"\b(?:full list|complete list|list all|name all|all (?:of )?the \d+|every one|"
+                 r"list of (?:the |all (?:the )?)?\d+|"
                  r"which (?:two|three|four|five|six|seven|eight|nine|ten|\d+))\b",
     "duration": r"\b(?:how many days|how long (?:does|will|did|is|was) (?:it|the \w+) (?:last|run)|"
                 r"duration)\b",
@@ -110,7 +113,9 @@ _EN: dict[str, str] = {
     "area": r"\b(?:floor area|land area|square met(?:er|re)s?|acres?|hectares?|how big is)\b",
     "amount": r"\b(?:how much money|amount of money|investment|invested|worth|"
               r"value of the (?:deal|agreement|contract)s?)\b",
-    "ranking": r"\b(?:first|second|third|grand|top) (?:prize|place)|\bgold medal|\bchampion|"
+    # "the top prize for quality" says what the award is; "the top three" ranks
+    "ranking": r"\b(?:first|second|third|grand) (?:prize|place)|\btop (?:three|five|ten|\d+)\b|"
+               r"\bgold medal|\bchampion|"
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
     "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
@@ -334,6 +339,37 @@ def counted_all(text: str) -> list[str]:
             and m.group(1)[1] not in _PARTICLES]
 
 
+def counted_en(text: str) -> list[str]:
+    """The things an English question counts, when it counts two or more ("how many service
+    institutions …, and how many enterprise users …"): the last word before the verb or
+    preposition that follows, singular. One count is left to the other signals: English
+    names a thing in more ways (companies, firms, enterprises) than this could match."""
+    found = []
+    for m in _EN_COUNTED_RE.finditer(text.lower()):
+        words = [w for w in m.group(1).split() if w not in _EN_NOT_NOUNS]
+        if words:
+            found.append(_singular(words[-1]))
+    return found if len(found) >= 2 else []
+
+
+def counts_en(noun: str, answer: str) -> bool:
+    """Whether an English answer gives a number of ``noun`` (a figure near it)."""
+    text = answer.lower()
+    return any(_DIGIT_RE.search(text, max(m.start() - 30, 0), m.end() + 30)
+               for m in re.finditer(re.escape(noun), text))
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+_EN_COUNTED_RE = re.compile(
+    r"\bhow many ((?:[a-z-]+ ){0,2}?[a-z-]+?)"
+    r"(?= (?:are|is|do|does|did|were|was|has|have|had|will|would|can|could|in|on|at|of|for|"
+    r"there|it|they|we|you|got|won|get|win)\b|\s*[?,.;]|\s+and\b|$)")
+_EN_NOT_NOUNS = frozenset({"the", "of", "more", "total", "different", "kinds", "types"})
 _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
 _PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
 
@@ -390,7 +426,7 @@ _GENERIC_LISTS = frozenset({
     "方面", "东西", "内容", "事情", "方式", "措施", "工作", "项目", "环节", "问题", "地方", "类型",
     "种类", "情况", "活动", "举措", "做法", "单位", "企业", "公司", "机构", "部门", "组织", "人呢",
     "领导", "嘉宾", "代表", "人员", "人物", "名字", "呢呢", "来着", "亮点", "成果", "成绩", "特点",
-    "要求", "条件", "重点", "任务", "领域"})
+    "要求", "条件", "重点", "任务", "领域", "标题", "名称", "题目"})
 
 
 def counts(noun: str, plain: str) -> bool:

@@ -284,7 +284,7 @@ class Engine:
         ranked = self.rank(tokens)
         asked = every & aspects.DETAILS
         if asked and ranked:
-            ranked = self.by_aspect(ranked, asked, detokenize(fixed))
+            ranked = self.by_aspect(ranked, asked, detokenize(fixed), text)
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
         return Reading(tokens, asked, ranked, lang, aspects.spans(text) if every else None,
@@ -299,7 +299,7 @@ class Engine:
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return None
-        asks = [i == len(clauses) - 1 or c.rstrip().endswith(("?", "？")) or bool(aspects.asked(c))
+        asks = [i == len(clauses) - 1 or c.rstrip().endswith(("?", "？")) or _asks(c)
                 for i, c in enumerate(clauses)]
         if all(asks):
             return None
@@ -323,11 +323,15 @@ class Engine:
         if len(clauses) < 2:
             return text
         named = self.normalizer.named_tokens
-        kept = [c for i, c in enumerate(clauses)
-                if i == len(clauses) - 1 or not _ABOUT_ME_RE.match(c) or aspects.asked(c)
-                or _HEARSAY_RE.match(c)
-                or c.rstrip().endswith(("?", "？"))
-                or any(t in named for t in self.normalizer.tokens(c))]
+        kept, story = [], False
+        for i, c in enumerate(clauses):
+            # 我是开出租车的，经常拉外地客人，…: the asker's story runs on past its first clause
+            story = (i < len(clauses) - 1 and (story or bool(_ABOUT_ME_RE.match(c)))
+                     and not _asks(c) and not _HEARSAY_RE.match(c)
+                     and not c.rstrip().endswith(("?", "？"))
+                     and not any(t in named for t in self.normalizer.tokens(c)))
+            if not story:
+                kept.append(c)
         rest = "".join(kept)
         return rest if len(rest.strip()) >= 4 else text
 
@@ -471,11 +475,13 @@ class Engine:
         return found
 
     def by_aspect(self, ranked: list[_Scored], asked: frozenset[str],
-                  text: str = "") -> list[_Scored]:
+                  text: str = "", typed: str = "") -> list[_Scored]:
         """The first few entries re-ranked so that one telling what is asked comes before one
-        on the same subject that does not (品博会几月 → the expo's date, not its theme)."""
+        on the same subject that does not (品博会几月 → the expo's date, not its theme).
+        ``text`` is the repaired question, ``typed`` as asked (English words unstemmed)."""
         head = []
         nouns = aspects.counted_all(text) if "how_many" in asked and text else []
+        english = aspects.counted_en(typed) if "how_many" in asked and not nouns else []
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
@@ -483,7 +489,8 @@ class Engine:
         title = aspects.office(text) if text else None  # 校长叫啥 asks who, too
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
-            counted = [aspects.counts(n, self._counted(r.entry)) for n in nouns]
+            counted = [aspects.counts(n, self._counted(r.entry)) for n in nouns] or [
+                aspects.counts_en(n, r.entry.answer.en or "") for n in english]
             if not all(counted):
                 # a number of something else; or of one of two things asked: then the entry
                 # answers part of the question, and "the report does not say" would be untrue
@@ -849,10 +856,20 @@ _OTHER_TIME_RE = re.compile(r"去年|前年|明年|后年|往年|往届|上届|�
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")
 _ELSEWHERE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_TIME_RE.pattern}")
-_CLAUSE_RE = re.compile(r"[^，,。！!；;？?…]+[，,。！!；;？?…]*")
+# 给孩子出算术题用：… sets a scene before its colon, as a comma does
+_CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
+# a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
+_WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
 _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到)")
+
+
+def _asks(clause: str) -> bool:
+    """Whether a clause asks something: an aspect's words, though "what" only with a question
+    word (主题, 内容 and 介绍 also name what a scene is about)."""
+    found = aspects.asked(clause)
+    return bool(found - {"what"}) or ("what" in found and bool(_WHAT_WORD_RE.search(clause)))
 
 
 def date_note(when: When, what: Any, lang: str, now: datetime) -> str:

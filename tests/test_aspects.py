@@ -305,3 +305,48 @@ def test_so_far_asks_no_date() -> None:
     """截至目前 ("so far") asks how many, not when; 截至什么时候 does ask when."""
     assert "when" not in asked("截至目前青岛总共有几个中国质量奖提名奖")
     assert "when" in asked("十项重点工作截至什么时候")
+
+
+def test_the_exact_hour_is_no_list() -> None:
+    """具体是几点 asks the hour; 具体是哪几家 still asks which ones."""
+    assert "which" not in asked("9月28日的主题活动具体是几点开始的")
+    assert "hours" in asked("9月28日的主題活動具體是幾點開始的")
+    assert "which" in asked("获得提名奖的具体是哪几家")
+
+
+def test_a_title_or_name_asked_is_no_other_list() -> None:
+    """标题分别是什么 asks for the agreements' names, not for a list of "titles"."""
+    assert aspects.listed("两份协议的标题分别是什么") is None
+    assert aspects.listed("品博会有哪些展区") == "展区"
+
+
+def test_what_the_report_lists_asks_which_not_the_full_list() -> None:
+    assert "full_list" not in asked("报道列举的平台服务行业有哪些")
+    assert "full_list" in asked("把那26家品牌列举一下")
+
+
+def test_a_top_prize_asked_of_an_award_is_no_ranking() -> None:
+    """Whether the award is the country's top prize asks what it is, not who came first."""
+    assert "ranking" not in asked("Is the China Quality Award the top prize for quality in China?")
+    assert "ranking" in asked("Who won first prize in the story contest?")
+
+
+def test_the_hour_of_the_ceremony_is_answered(engine: Engine) -> None:
+    reply = engine.ask("9月28日的主题活动具体是几点开始的？")
+    assert reply.status is Status.ANSWER
+    assert "9时" in reply.text
+
+
+def test_two_counts_asked_in_english_need_both(engine: Engine) -> None:
+    """An English two-part count, as the Chinese one: the entry counting one of the two
+    things answers half the question, so both are offered instead of one answer."""
+    reply = engine.ask("How many service institutions are on the online cloud platform, "
+                       "and how many enterprise users does it serve?")
+    assert reply.status is not Status.ANSWER
+    assert aspects.counted_en("How many works won in speech, and how many essays won?") == [
+        "work", "essay"]
+    assert aspects.counted_en("How many institutions are on the platform?") == []
+
+
+def test_the_list_of_a_number_asks_the_whole_list() -> None:
+    assert "full_list" in asked("Give me the list of the 68 China famous brand products.")

@@ -352,3 +352,25 @@ def test_now_is_how_a_citizen_asks_not_what(engine: Engine, question: str) -> No
     reply = engine.ask(question)
     assert reply.status is Status.ANSWER
     assert "截至2022年9月报道时" in reply.text
+
+
+def test_a_scene_naming_a_topic_is_no_question_of_its_own(engine: Engine) -> None:
+    """我孩子学校要做质量主题手抄报 says why a parent asks; 主题 there asks nothing, so the
+    scene's everyday words (手抄报, 学校) are not weighed as unknown words of the question."""
+    reply = engine.ask("我孩子学校要做质量主题手抄报，想问下青岛这次质量月活动的主题是什么？")
+    assert reply.status is Status.ANSWER
+    assert "推动质量创新变革" in reply.text
+
+
+def test_a_scene_before_a_colon_is_read_as_a_scene(engine: Engine) -> None:
+    core = engine.read("给孩子出算术题用：青岛一共有几个中国质量奖提名奖？").core
+    assert core is not None and "算" not in core
+
+
+def test_the_askers_story_runs_on_past_its_first_clause(engine: Engine) -> None:
+    """经常拉外地客人 goes on telling of the taxi driver; 品博会 in a later clause is asked."""
+    assert engine.without_context("我是开出租车的，经常拉外地客人，品博会的全称是什么？") == (
+        "品博会的全称是什么？")
+    # a clause that names one of the knowledge's things is kept, story or not
+    kept = engine.without_context("我是开出租车的，常听客人说品博会，它的全称是什么？")
+    assert "品博会" in kept
