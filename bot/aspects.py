@@ -21,14 +21,15 @@ from bot.text import Normalizer, char_pinyin
 # Aspect names, as staff write them in an entry's optional ``aspects:`` field.
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
-           "duration", "ranking", "career", "business", "in_force", "area", "amount")
+           "duration", "ranking", "career", "business", "in_force", "area", "amount",
+           "affiliation")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration", "ranking", "career", "business", "in_force",
-                     "area", "amount"})
+                     "area", "amount", "affiliation"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -41,7 +42,9 @@ _ZH: dict[str, str] = {
     "hometown": r"哪里人|哪儿人|哪的人|什么地方的?人|籍贯|老家|出生地|出生在哪|在哪出生|哪里出生",
     # The whole list, when the answer's list may end in 等 ("新前湾港公司、雷神公司等10家").
     # 都有哪些 is how "which ones" is said: a full list only when a count is stated (7个…都是啥)
-    "full_list": r"完整|全部|所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
+    # 完整职务 asks a person's whole title, 完整是怎么说的 a whole quotation: not a list
+    "full_list": r"完整(?=的?(?:名单|列表|清单|榜单|名录))|完整地?列|列完整|全部|"
+                 r"所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
                  r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
                  r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
@@ -51,22 +54,27 @@ _ZH: dict[str, str] = {
     # gives posts, names and plans, none of these
     "career": r"(?:之前|以前|曾经|过去|原来|此前)\S{0,6}(?:工作|任职|担任|在哪|干什么|做什么|干过)|"
               r"履历|简历|工作经历",
-    "business": r"(?:做|生产|卖|经营)(?:什么|啥|哪些)(?:产品|东西)|主营|主要产品|主打产品|"
+    "business": r"(?:做|生产|卖|经营)(?:什么|啥|哪些)(?:产品|东西)|主营|主要产品|主打产品|旗下|"
+                r"(?:公司|企业|集团|厂)是?(?:做|干)(?:什么|啥)的|"
                 r"属于哪个(?:集团|公司)",
     "in_force": r"(?:什么时候|何时|哪天|哪年|啥时候|几时)\S{0,4}(?:正式)?(?:实施|施行|生效|落地|颁布|通过)|"
                 r"实施时间|施行日期|生效日期|生效时间",
     "area": r"面积|占地|多少平方|几平方|平方米|多少亩|几亩|多少公顷",
     # a sum of money (an agreement's value, an investment): an answer without one does not tell it
     "amount": r"金额|总额|签约额|合同额|投资额|总投资|资金|投资了?多少|投了多少|花了多少|多少亿",
+    # whom a person works for (黄克兴是哪家企业的): the article names some people only
+    "affiliation": r"(?:是|在)?哪(?:家|个|一家|一个)(?:企业|公司|单位|部门|机构|学校)的|"
+                   r"在哪(?:家|个)?(?:企业|公司|单位)(?:工作|上班|任职)|(?:什么|哪个)单位的|"
+                   r"(?:工作|任职|所在)单位",
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
                r"排(?:在|名)?第[一二三\d]|"
                r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
-             r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算",
+             r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算|交费|缴费|付费|交钱",
     "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
-               r"地址|邮箱|邮件|微信|公众号|二维码|app",
+               r"地址|邮箱|邮件|微信|公众号|二维码|(?<![a-z])app(?![a-z])",
     "hours": r"几点|营业时间|开放时间|开门|关门|闭馆|开馆|闭幕时间|开幕时间|上午|下午|晚上",
     "day": r"几号|哪天|哪一天|哪日|哪一日|几月几|具体日期|具体哪|具体时间|星期几|周几|礼拜几",
     "when": r"(?:在|于)?(?:什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月份?|哪个月份?|哪月)|"
@@ -81,13 +89,13 @@ _ZH: dict[str, str] = {
             r"报名|申报流程|申报方式|预约方式|参赛方式|投稿方式|入口",
     # 在哪些方面 asks which, 在哪个月 when
     # Cantonese written forms too (边度, 边个, 几多, 系咩: a Hong Kong visitor's traditional text)
-    "where": r"哪里|哪儿|在哪(?!些|个方面|方面|个月|一年|年|天|一天|个时候)|边度|喺边|"
+    "where": r"哪里|哪儿|在哪(?!些|个方面|方面|个月|一年|年|天|一天|个时候)|边度|喺边(?![几啲个位间])|"
              r"什么地方|何地|何处|地点|场馆|具体位置|位置在哪|"
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
-    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|"
+    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
              r"都是(?:啥|什么|哪)|"
@@ -111,10 +119,13 @@ _EN: dict[str, str] = {
     "in_force": r"\b(?:take effect|takes effect|come into force|comes into force|in force|"
                 r"effective date)\b",
     "area": r"\b(?:floor area|land area|square met(?:er|re)s?|acres?|hectares?|how big is)\b",
+    "affiliation": r"\b(?:which (?:company|organi[sz]ation|firm|employer) (?:is|was|does|did) "
+                   r"\w+(?: \w+)? (?:from|work for|work at|belong to)|"
+                   r"who does \w+(?: \w+)? work for|(?:his|her) (?:company|employer))\b",
     "amount": r"\b(?:how much money|amount of money|investment|invested|worth|"
               r"value of the (?:deal|agreement|contract)s?)\b",
     # "the top prize for quality" says what the award is; "the top three" ranks
-    "ranking": r"\b(?:first|second|third|grand) (?:prize|place)|\btop (?:three|five|ten|\d+)\b|"
+    "ranking": r"\b(?:first|second|third|grand) (?:prize|place)|\btop (?:three|five|ten|\d\d?)\b|"
                r"\bgold medal|\bchampion|"
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
@@ -152,7 +163,8 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area", "amount",
+_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area",
+          "amount", "affiliation",
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
@@ -300,6 +312,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("in_force", bool(_IN_FORCE_RE.search(base))),
               ("area", bool(_AREA_RE.search(base))),
               ("amount", bool(_AMOUNT_RE.search(base))),
+              ("affiliation", bool(_WHO_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:
@@ -332,11 +345,12 @@ def counted_all(text: str) -> list[str]:
     """Every thing a question counts: 入驻多少服务机构，服务多少企业 asks two numbers, and an
     entry giving one of them answers half the question."""
     base = Normalizer.base(text)
-    if _PEOPLE_RE.search(base):
+    if _PEOPLE_RE.search(base) or _PEOPLE_EN_RE.search(base):
         return ["人"]
+    # 第几回 asks which edition, not a number of things
     return [m.group(1) for m in _COUNTED_RE.finditer(base)
-            if m.group(1) not in _NOT_NOUNS and m.group(1)[0] not in _VERBS + _M + "多"
-            and m.group(1)[1] not in _PARTICLES]
+            if base[m.start() - 1:m.start()] != "第" and m.group(1) not in _NOT_NOUNS
+            and m.group(1)[0] not in _VERBS + _M + "多" and m.group(1)[1] not in _PARTICLES]
 
 
 def counted_en(text: str) -> list[str]:
@@ -371,6 +385,7 @@ _EN_COUNTED_RE = re.compile(
     r"there|it|they|we|you|got|won|get|win)\b|\s*[?,.;]|\s+and\b|$)")
 _EN_NOT_NOUNS = frozenset({"the", "of", "more", "total", "different", "kinds", "types"})
 _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
+_PEOPLE_EN_RE = re.compile(r"\bhow many (?:people|persons|visitors|attendees|participants|guests)\b")
 _PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
 
 
@@ -387,6 +402,20 @@ def listed(text: str) -> str | None:
     if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M or thing[1] in _PARTICLES | {"的"}:
         return None
     return thing
+
+
+def names(thing: str, plain: str) -> bool:
+    """Whether an entry's text names the kind of thing a list asks for: 市局 is how
+    citizens say 市科技局、市工业和信息化局…, the bodies' names between its two characters."""
+    if thing in plain:
+        return True
+    if _BODIES_RE.fullmatch(thing):
+        return re.search(re.escape(thing[0]) + r"[^，。、；\s]{1,8}?" + re.escape(thing[1]),
+                         plain) is not None
+    return False
+
+
+_BODIES_RE = re.compile("[市省区县][局委办厅]")
 
 
 def office(text: str) -> str | None:
@@ -426,7 +455,7 @@ _GENERIC_LISTS = frozenset({
     "方面", "东西", "内容", "事情", "方式", "措施", "工作", "项目", "环节", "问题", "地方", "类型",
     "种类", "情况", "活动", "举措", "做法", "单位", "企业", "公司", "机构", "部门", "组织", "人呢",
     "领导", "嘉宾", "代表", "人员", "人物", "名字", "呢呢", "来着", "亮点", "成果", "成绩", "特点",
-    "要求", "条件", "重点", "任务", "领域", "标题", "名称", "题目"})
+    "要求", "条件", "重点", "任务", "领域", "标题", "名称", "题目", "厂子", "厂家", "工厂", "厂商"})
 
 
 def counts(noun: str, plain: str) -> bool:

@@ -317,21 +317,26 @@ class Engine:
     def without_context(self, text: str) -> str:
         """The question without the clauses that say who asks (我是做家电的企业，…): they
         tell about the citizen, not what is asked, yet their words (企业, 员工) pull the
-        question to entries about companies. Such a clause speaks of the asker, names none
-        of the knowledge's things, asks nothing and is not the last one."""
+        question to entries about companies. Such a clause speaks of the asker (or goes on
+        with what the previous one told), names none of the knowledge's things, asks nothing,
+        and is not the last one unless a question came before it."""
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return text
         named = self.normalizer.named_tokens
         kept, story = [], False
+        asked_before = False
         for i, c in enumerate(clauses):
-            # 我是开出租车的，经常拉外地客人，…: the asker's story runs on past its first clause
-            story = (i < len(clauses) - 1 and (story or bool(_ABOUT_ME_RE.match(c)))
+            # 我是开出租车的，经常拉外地客人，…: the asker's story runs on past its first clause;
+            # told after the question (…商标？我在台湾常看到青岛的牌子) it may end the message
+            last = i == len(clauses) - 1
+            story = ((not last or asked_before) and (story or bool(_ABOUT_ME_RE.match(c)))
                      and not _asks(c) and not _HEARSAY_RE.match(c)
                      and not c.rstrip().endswith(("?", "？"))
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:
                 kept.append(c)
+                asked_before = asked_before or c.rstrip().endswith(("?", "？"))
         rest = "".join(kept)
         return rest if len(rest.strip()) >= 4 else text
 
@@ -495,7 +500,7 @@ class Engine:
                 # a number of something else; or of one of two things asked: then the entry
                 # answers part of the question, and "the report does not say" would be untrue
                 missing = missing | ({"how_many", _PART} if any(counted) else {"how_many"})
-            if thing is not None and (thing not in self._plain(r.entry)
+            if thing is not None and (not aspects.names(thing, self._plain(r.entry))
                                       or any(thing in i for i in self._tallies(r.entry))):
                 missing = missing | {"which"}  # a list of something else
             if title is not None and not aspects.holds(title, self._plain(r.entry)):
@@ -528,7 +533,7 @@ class Engine:
         pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
             top.score, top.score - runner_up, top.explained,
-            top.foreign or self._elsewhere(core or tokens, top.entry)
+            top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
             or ("who" in asked and self._only_within(core or tokens, top.entry)),
             top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
@@ -603,13 +608,18 @@ class Engine:
                 out.add(pair)
         return out
 
-    def _elsewhere(self, tokens: list[str], entry: Entry) -> bool:
-        """Whether the question names another city (上海, 济南, Beijing) or another year (去年,
-        下一届) that the entry never does: 济南的质量月主题 asks about Jinan's campaign, 去年的
+    def _elsewhere(self, tokens: list[str], entry: Entry, whole: list[str] | None = None) -> bool:
+        """Whether the question names another place (上海, Beijing, 全省, 黄岛区) or another year
+        (去年, 下一届) that the entry never does: 济南的质量月主题 asks about Jinan's campaign,
+        黄岛区有多少个名牌产品 about a district the city's figure does not break down, 去年的
         主题 about 2021's, which a report on Qingdao's 2022 campaign does not tell, however
-        alike the words. Read in the asking clauses: 我在济南上班，… says where the asker is."""
-        text = " ".join("".join(t if len(t) == 1 else f" {t} " for t in tokens).split())
-        found = {m.group(0) for m in _ELSEWHERE_RE.finditer(text)}
+        alike the words. A place is read in the asking clauses (``tokens``: 我在济南上班，…
+        says where the asker is), a time in the whole question (``whole``: 跟去年比，… asks
+        of a change since then)."""
+        def text_of(words: list[str]) -> str:
+            return " ".join("".join(t if len(t) == 1 else f" {t} " for t in words).split())
+        found = {m.group(0) for m in _OTHER_PLACE_RE.finditer(text_of(tokens))}
+        found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(text_of(whole or tokens))}
         plain = self._plain(entry)
         english = (entry.answer.en or "").lower()
         return any(place not in plain and place not in english
@@ -855,12 +865,18 @@ _OTHER_CITY_RE = re.compile(
 _OTHER_TIME_RE = re.compile(r"去年|前年|明年|后年|往年|往届|上届|下届|上一届|下一届|"
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")
-_ELSEWHERE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_TIME_RE.pattern}")
+# the province or country as a whole, or one district: the report counts the city's
+_OTHER_SCOPE_RE = re.compile(
+    "全省|全山东|山东全省|山东省内|全国(?=一共|总共|共有|有多少|有几)|"
+    "黄岛|西海岸新区|市南区|市北区|李沧|崂山区|即墨|胶州|平度|莱西|"
+    r"\b(?:the whole province|all of shandong|across shandong|nationwide|huangdao)\b")
+_OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern}")
 # 给孩子出算术题用：… sets a scene before its colon, as a comma does
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
 _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)
-_ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人)")
+# a parent's or a pupil's errand is the asker's story too (孩子手抄报要写…, 作业要写…)
+_ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人|孩子|小孩|给孩子|帮孩子|跟孩子|家里|作业|老师布置)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
 _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到)")
 

@@ -454,10 +454,11 @@ MESSAGES: dict[str, Text] = {
     "aspect.full_list": ("完整名单", "full list"), "aspect.duration": ("持续时间", "duration"),
     "aspect.ranking": ("获奖等次、名次或评选结果", "prize ranks, placings or results"),
     "aspect.career": ("此前工作经历", "earlier career"),
-    "aspect.business": ("主营业务或产品", "line of business or products"),
+    "aspect.business": ("主营业务、产品或所属集团", "line of business, products or parent group"),
     "aspect.in_force": ("正式实施或生效日期", "date it takes effect"),
     "aspect.area": ("占地或建筑面积", "area"),
     "aspect.amount": ("金额", "sum of money"),
+    "aspect.affiliation": ("所在单位", "employer or organisation"),
 }
 
 

@@ -350,3 +350,43 @@ def test_two_counts_asked_in_english_need_both(engine: Engine) -> None:
 
 def test_the_list_of_a_number_asks_the_whole_list() -> None:
     assert "full_list" in asked("Give me the list of the 68 China famous brand products.")
+
+
+@pytest.mark.parametrize("question", ["黄克兴是哪家企业的？", "黃克興是哪家企業的？"])
+def test_whom_a_person_works_for_is_said_not_given(engine: Engine, question: str) -> None:
+    """The article names 黄克兴 and his award, not his employer: the honest reply, not the
+    award as if it answered."""
+    reply = engine.ask(question)
+    assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"
+    assert engine.ask("Which company is Huang Kexing from?").status is not Status.ANSWER
+    assert "affiliation" in asked("Which company is Huang Kexing from?")
+    assert "affiliation" not in asked("哪家企业获得了提名奖")
+
+
+@pytest.mark.parametrize("question", ["黄岛区有多少个中国名牌产品？", "山东全省一共有多少件中国驰名商标",
+                                      "跟去年比，青岛的中国驰名商标多了几件"])
+def test_a_district_the_province_or_last_year_is_not_the_citys_2022_figure(
+        engine: Engine, question: str) -> None:
+    assert engine.ask(question).status is not Status.ANSWER
+
+
+@pytest.mark.parametrize("question", [
+    "今年这是第几回全国质量月了？",  # an ordinal counts nothing
+    "青岛说的五朵金花是哪几家厂子",  # 厂子 is what a list of companies is called
+    "十大质量提升工作都有哪些市局参加",  # 市局: 市科技局、市工业和信息化局…
+    "Roughly how many Madrid international trademark applications has Qingdao filed?",
+    "How many world top-500 brand companies does Qingdao have?",
+    "質量創新大賽鼓勵員工喺邊幾方面搞創新？",  # 边几 is Cantonese "which", not "where"
+])
+def test_a_plain_question_is_not_told_the_report_lacks_what_it_gives(
+        engine: Engine, question: str) -> None:
+    reply = engine.ask(question)
+    assert reply.kind != "detail_not_in_source"
+    assert reply.status is Status.ANSWER
+
+
+@pytest.mark.parametrize(("question", "aspect"), [
+    ("雷神公司是做啥的", "business"), ("卡奧斯工業智能研究院係邊間集團旗下嘅？", "business"),
+    ("企业品牌价值测评要不要交费", "price"), ("How many people attended the event?", "how_many")])
+def test_colloquial_detail_questions_ask_their_aspect(question: str, aspect: str) -> None:
+    assert aspect in asked(question)
