@@ -247,8 +247,10 @@ _DAY_RE = re.compile(r"\d+月\d+日|\d+日|\d+号")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年")
 _NUMBER_RE = re.compile(r"\d|首[个家批届次]|第一|唯一|两[个家项]")
 _LIST_RE = re.compile(r"、|；|和|与|及|：.+，|\d+\s*(?:个|家|项|件|条)[^。]*：")
-_WHO_RE = re.compile(r"局|公司|集团|中心|委员会|研究院|学校|中学|大学|协会|政府|市长|书记|局长|"
-                     r"主任|厅|部|企业|单位|机构|院|所|记者|媒体|报社|报业")
+# a body or a post that names who: not 企业/单位 (品牌企业400家 names no one), nor 部/所/院
+# inside other words (全部, 所有, 国际消费中心)
+_WHO_RE = re.compile(r"局|公司|集团|(?<!消费)中心|委员会|研究院|学校|中学|大学|协会|政府|市长|书记|"
+                     r"局长|主任|厅|记者|媒体|报社|报业|[一-鿿]{2}(?:部门|院|所)(?![有以])")
 _WHERE_RE = re.compile(r"在[^，。]{0,12}(?:区|市|省|县|馆|中心|广场|基地|园|路|大厦|酒店|会场|现场)")
 _PRICE_RE = re.compile(r"\d+\s*元|免费|门票|票价|收费")
 _CONTACT_RE = re.compile(r"https?://|电话|热线|\d{3,4}-\d{7,8}|@|邮箱|地址[:：]|网址")

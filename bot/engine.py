@@ -267,7 +267,76 @@ class Engine:
         if small is not None:
             return small(asked_lang)
         read = self.read(self.without_context(text), asked_lang)
-        return self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core)
+        reply = self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core)
+        if reply.status is Status.ANSWER and reply.entry_id is not None:
+            other = self._other_part(text, reply.entry_id, read.ranked, read.tokens)
+            if other is not None:  # 品博会几时办？主题是啥？ — one answer would be half of it
+                first = self.knowledge.by_id[reply.entry_id]
+                return Reply(Status.CLARIFY, self.message("two_parts", read.lang), read.lang,
+                             entry_id=None, score=reply.score,
+                             suggestions=(self.suggestion(first, read.lang),
+                                          self.suggestion(other, read.lang)))
+        return reply
+
+    def _other_part(self, text: str, entry_id: str, ranked: list[_Scored],
+                    tokens: list[str]) -> Entry | None:
+        """For a short question asking two things (品博会几时办？主题是啥？, "How big will the
+        expo be, and will it be online?"), the entry among the first few that accounts for a
+        part the answer's entry does not. None for a question of one part, or parts the same
+        entry accounts for. A part is weighed by its own words (the subject they share is no
+        test), against the entries already ranked: searching again for each part of every
+        two-question FAQ message cost the p99."""
+        if len(text) > _TWO_PARTS_UP_TO:
+            return None
+        parts = [p for p in _PARTS_RE.split(text) if _QUESTION_WORD_RE.search(p) or _asks(p)]
+        if len(parts) < 2:
+            return None
+        head = ranked[:DEPTH * 2]
+        at = next((i for i, r in enumerate(head) if r.entry.id == entry_id), None)
+        if at is None or len(head) < 2:
+            return None
+        named = self.normalizer.named_tokens
+        subject = {t for t in tokens if t in named}
+        keys = [r.hit.key for r in head]
+        for part in parts:
+            own = [t for t in self.normalizer.tokens(part) if t not in named
+                   and t not in _PART_FILLERS]
+            if not own:
+                continue
+            _, explained, _ = self._coverage(keys, self.index.query(own))
+            if explained[at] >= _PART_EXPLAINED:
+                continue  # the answer's entry accounts for this part too
+            asked = aspects.asked(part) & aspects.DETAILS
+            for i in np.argsort(-explained, kind="stable").tolist():
+                if explained[i] < explained[at] + _PART_LEAD:
+                    break
+                r = head[i]
+                if asked <= self.told(r.entry).aspects and (
+                        not subject or set(self._shared_names(r, tokens)) == subject):
+                    return r.entry
+        return None
+        for part in parts:
+            own = [t for t in self.normalizer.tokens(part) if t not in _PART_FILLERS]
+            if not own:
+                continue
+            _, explained, _ = self._coverage(keys, self.index.query(own))
+            best = int(explained.argmax())
+            if explained[at] < _PART_EXPLAINED and explained[best] >= explained[at] + _PART_LEAD:
+                return head[best].entry
+        return None
+        named = [t for t in tokens if t in self.normalizer.named_tokens]
+        for part in parts:
+            own, _ = self.understand(part)
+            if not any(t in self.normalizer.named_tokens for t in own):
+                own = named + own
+            ranked = self.rank(own)
+            asked = aspects.asked(part) & aspects.DETAILS
+            if asked and ranked:
+                ranked = self.by_aspect(ranked, asked, part, part)
+            if ranked and ranked[0].entry.id != entry_id and not ranked[0].missing \
+                    and ranked[0].score >= self.thresholds.clarify:
+                return ranked[0].entry
+        return None
 
     def read(self, text: str, lang: str = "zh") -> Reading:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
@@ -871,6 +940,17 @@ _OTHER_SCOPE_RE = re.compile(
     "黄岛|西海岸新区|市南区|市北区|李沧|崂山区|即墨|胶州|平度|莱西|"
     r"\b(?:the whole province|all of shandong|across shandong|nationwide|huangdao)\b")
 _OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern}")
+# A message asking two things: its parts end in question marks, or an English "…, and will …"
+_PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|what|how|when|"
+                       r"where|who|which|does|do|did|can|has|have)\b)", re.IGNORECASE)
+_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|\b(?:what|how|when|"
+                               r"where|who|which|why|will|is|are|does|do|did|can)\b",
+                               re.IGNORECASE)
+_TWO_PARTS_UP_TO = 120  # characters: longer messages tell a story around one question
+# a part the answer's entry accounts for less than 0.6 of (English "how … will the … be" is
+# half of any English phrasing), and another entry for 0.3 more
+_PART_EXPLAINED, _PART_LEAD = 0.6, 0.3
+_PART_FILLERS = frozenset("的了吗呢啊吧是")
 # 给孩子出算术题用：… sets a scene before its colon, as a comma does
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word

@@ -48,6 +48,7 @@ MESSAGES: dict[str, Text] = {
                  "Quality Month: the ceremony, the ten key tasks, NQI one-stop services, the "
                  "Quality Life Expo, quality awards and brand figures."),
     "clarify": ("您想问的是下面哪一个？", "Did you mean one of these?"),
+    "two_parts": ("您一次问了两件事，请分别点选：", "You asked two things at once; pick each one:"),
     "empty": ("请输入您的问题，例如：品博会什么时候举办？",
               "Please type a question, for example: When is the Quality Life Expo?"),
     "too_long": ("问题太长了，请用一两句话提问（不超过{max_chars}字）。",

@@ -390,3 +390,18 @@ def test_a_plain_question_is_not_told_the_report_lacks_what_it_gives(
     ("企业品牌价值测评要不要交费", "price"), ("How many people attended the event?", "how_many")])
 def test_colloquial_detail_questions_ask_their_aspect(question: str, aspect: str) -> None:
     assert aspect in asked(question)
+
+
+def test_a_count_of_companies_names_no_one() -> None:
+    """"品牌企业400家" and "国际消费中心" say who takes part or what a city becomes, not who
+    did something: an entry telling only that does not answer "who"."""
+    told = derive([], "规划引入国内外知名品牌、省市重点品牌企业400家左右，助力国际消费中心城市建设。",
+                  [], None)
+    assert "who" not in told.aspects
+    assert "who" in derive([], "青岛报业传媒集团总经理李茂喜推介品博会。", [], None).aspects
+
+
+def test_who_presented_the_expo_is_not_its_overview(engine: Engine) -> None:
+    reply = engine.ask("品博会是谁在会上推介的？")
+    assert reply.entry_id != "expo-overview"
+    assert "expo-overview" not in {s.entry_id for s in reply.suggestions}

@@ -374,3 +374,23 @@ def test_the_askers_story_runs_on_past_its_first_clause(engine: Engine) -> None:
     # a clause that names one of the knowledge's things is kept, story or not
     kept = engine.without_context("我是开出租车的，常听客人说品博会，它的全称是什么？")
     assert "品博会" in kept
+
+
+@pytest.mark.parametrize(("question", "entries"), [
+    ("品博会几时办？主题是啥？", {"expo-date", "expo-theme"}),
+    ("How big will the international quality life expo be, and will it be online or in person?",
+     {"expo-format", "expo-scale"}),
+])
+def test_a_question_of_two_parts_offers_both_entries(engine: Engine, question: str,
+                                                     entries: set[str]) -> None:
+    """Answering one part of two would read as a wrong answer: both entries are offered."""
+    reply = engine.ask(question)
+    assert reply.status is Status.CLARIFY
+    assert {s.entry_id for s in reply.suggestions} == entries
+    assert reply.text == engine.message("two_parts", reply.lang)
+
+
+@pytest.mark.parametrize("question", ["品博会几月办？谢谢", "品博会是什么？什么时候办？"])
+def test_one_entry_answering_every_part_is_answered(engine: Engine, question: str) -> None:
+    """A thank-you after the question asks nothing; the overview gives the month too."""
+    assert engine.ask(question).status is Status.ANSWER
