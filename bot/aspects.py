@@ -223,12 +223,27 @@ def _patterns(base: str) -> tuple[dict[str, re.Pattern[str]], dict[str, re.Patte
     return zh, en
 
 
+def asks_detail(text: str) -> bool:
+    """Whether a clause asks any aspect but "what": :func:`asked`'s answer minus "what" is
+    not empty exactly when one of those patterns matches, so one search of them all tells
+    it (the engine asks this of every clause of a long message)."""
+    base = Normalizer.base(text)
+    return _ANY_BUT_WHAT[(_HAS_CJK.search(base) is not None,
+                          _HAS_LATIN.search(base) is not None)].search(base) is not None
+
+
 # spans(): per (has Chinese, has Latin letters), each aspect's patterns that can match, in
 # the order of ASPECTS, Chinese before English.
 _SPANS = {(cjk, latin): [(name, tuple(p for p in ((_ZH_RE if cjk else _ZH_LATIN_RE).get(name),
                                                  (_EN_RE if latin else _NO_PATTERNS).get(name))
                                       if p is not None)) for name in ASPECTS]
           for cjk in (False, True) for latin in (False, True)}
+
+
+# asks_detail(): per (has Chinese, has Latin letters), every pattern but "what"'s as one
+_ANY_BUT_WHAT = {key: re.compile("|".join(f"(?:{p.pattern})" for name, ps in by_name
+                                          if name != "what" for p in ps))
+                 for key, by_name in _SPANS.items()}
 
 
 @dataclass(frozen=True)

@@ -964,8 +964,9 @@ _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说
 def _asks(clause: str) -> bool:
     """Whether a clause asks something: an aspect's words, though "what" only with a question
     word (主题, 内容 and 介绍 also name what a scene is about)."""
-    found = aspects.asked(clause)
-    return bool(found - {"what"}) or ("what" in found and bool(_WHAT_WORD_RE.search(clause)))
+    if aspects.asks_detail(clause):
+        return True
+    return bool(_WHAT_WORD_RE.search(clause)) and "what" in aspects.asked(clause)
 
 
 def date_note(when: When, what: Any, lang: str, now: datetime) -> str:

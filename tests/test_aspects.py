@@ -405,3 +405,9 @@ def test_who_presented_the_expo_is_not_its_overview(engine: Engine) -> None:
     reply = engine.ask("品博会是谁在会上推介的？")
     assert reply.entry_id != "expo-overview"
     assert "expo-overview" not in {s.entry_id for s in reply.suggestions}
+
+
+@pytest.mark.parametrize("text", [c[1] for c in CASES] + [c[2] for c in CASES] + [c[3] for c in CASES]
+                         + ["我孩子学校要做质量主题手抄报", "品博会是什么", "多少钱", "谢谢"])
+def test_one_search_tells_whether_a_clause_asks_a_detail(text: str) -> None:
+    assert aspects.asks_detail(text) == bool(asked(text) - {"what"})
