@@ -24,7 +24,16 @@ from bot.judge import DEPTH, Candidate, Judge
 from bot.kb import TZ, Entry, Knowledge, When
 from bot.messages import say, script
 from bot.search import Features, Hit, Index, Query, Speller, TermSets, Weights, count_features
-from bot.text import BIGRAM_SEP, Normalizer, clean, detect_language, detokenize, group_token, to_traditional
+from bot.text import (
+    BIGRAM_SEP,
+    Normalizer,
+    clean,
+    detect_language,
+    detokenize,
+    group_token,
+    mandarin,
+    to_traditional,
+)
 
 MAX_QUESTION_CHARS = 1000
 
@@ -269,7 +278,7 @@ class Engine:
         read = self.read(self.without_context(text), asked_lang)
         reply = self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core)
         if reply.status is Status.ANSWER and reply.entry_id is not None:
-            other = self._other_part(text, reply.entry_id, read.ranked, read.tokens)
+            other = self.other_part(text, reply.entry_id, read.ranked, read.tokens)
             if other is not None:  # 品博会几时办？主题是啥？ — one answer would be half of it
                 first = self.knowledge.by_id[reply.entry_id]
                 return Reply(Status.CLARIFY, self.message("two_parts", read.lang), read.lang,
@@ -278,7 +287,7 @@ class Engine:
                                           self.suggestion(other, read.lang)))
         return reply
 
-    def _other_part(self, text: str, entry_id: str, ranked: list[_Scored],
+    def other_part(self, text: str, entry_id: str, ranked: list[_Scored],
                     tokens: list[str]) -> Entry | None:
         """For a short question asking two things (品博会几时办？主题是啥？, "How big will the
         expo be, and will it be online?"), the entry among the first few that accounts for a
@@ -288,7 +297,7 @@ class Engine:
         two-question FAQ message cost the p99."""
         if len(text) > _TWO_PARTS_UP_TO:
             return None
-        parts = [p for p in _PARTS_RE.split(text) if _QUESTION_WORD_RE.search(p) or _asks(p)]
+        parts = [p for p in _PARTS_RE.split(mandarin(text)) if _QUESTION_WORD_RE.search(p) or _asks(p)]
         if len(parts) < 2:
             return None
         head = ranked[:DEPTH * 2]
@@ -341,6 +350,7 @@ class Engine:
     def read(self, text: str, lang: str = "zh") -> Reading:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
         (those telling what is asked first)."""
+        text = mandarin(text)
         fixed, pinyin = self.speller.correct(self.normalizer.base_tokens(text))  # understand()
         tokens = self.normalizer.tokens_from_base(fixed)
         if lang == "en" and pinyin:

@@ -88,6 +88,29 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def mandarin(text: str) -> str:
+    """Written Cantonese (a Hong Kong or Macau visitor's 主題活動喺邊度舉行) with its function
+    words in Mandarin (主題活動在哪裡舉行), so that it meets the knowledge's words; the
+    particles that carry nothing (㗎, 咗) no longer count as words the knowledge never uses.
+    Only a text with a word Mandarin does not use is changed: 係 and 邊 are Mandarin too."""
+    if not _CANTONESE_MARK.search(text):
+        return text
+    return _CANTONESE_RE.sub(lambda m: _CANTONESE[m.group(0)], text)
+
+
+# Cantonese words, each with the Mandarin it reads as (in the asker's traditional script)
+_CANTONESE = {"乜嘢": "什麼", "咩嘢": "什麼", "咩": "什麼", "而家": "現在", "點樣": "怎樣",
+              "點解": "為什麼", "幾多": "多少", "邊度": "哪裡", "邊個": "誰", "邊位": "哪位",
+              "邊": "哪", "嘅": "的", "咗": "了", "喺": "在", "啲": "些", "係": "是", "冇": "沒有",
+              "嚟": "來", "佢": "他", "睇": "看", "唔": "不", "一齊": "一起", "㗎": "", "喎": "",
+              "嘞": "", "啩": ""}
+_CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩]|乜嘢|而家|點樣|點解|幾多|邊度|邊個")
+# 邊 as "which" only before what it asks of (not 周邊, 旁邊); 係 not in 關係
+_CANTONESE_RE = re.compile("乜嘢|咩嘢|而家|點樣|點解|幾多|邊度|邊個|邊位|一齊|"
+                           "邊(?=[個度位間啲幾年日天處家一])|(?<![關聯联])係|"
+                           "[咩嘅咗喺啲冇嚟佢睇唔㗎喎嘞啩]")
+
+
 def chinese_numerals_to_digits(text: str) -> str:
     """四十五 → 45, 十二月 → 12月, 第四届 → 第4届; leaves 一站式 and 一带一路 alone."""
 

@@ -394,3 +394,11 @@ def test_a_question_of_two_parts_offers_both_entries(engine: Engine, question: s
 def test_one_entry_answering_every_part_is_answered(engine: Engine, question: str) -> None:
     """A thank-you after the question asks nothing; the overview gives the month too."""
     assert engine.ask(question).status is Status.ANSWER
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("國家係邊年定咗中國品牌日㗎？", "2017"), ("青島而家有幾多個中國質量獎？", "1個")])
+def test_a_cantonese_question_is_answered(engine: Engine, question: str, expected: str) -> None:
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER and expected in reply.text
+    assert reply.lang == "zh-hant"

@@ -7,6 +7,7 @@ from bot.text import (
     chinese_numerals_to_digits,
     clean,
     detect_language,
+    mandarin,
     segment_pinyin,
 )
 
@@ -90,3 +91,20 @@ def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None
     assert norm.tokens("哈尔滨在哪里呀")[:3] == ["哈", "尔", "滨"]
     assert norm.tokens("品博会在哪里呀，几点开门哈") == norm.tokens("品博会在哪里几点开门")
     assert norm.tokens("请问品博会") == norm.tokens("品博会")
+
+
+@pytest.mark.parametrize(("cantonese", "read_as"), [
+    ("主題活動喺邊度舉行？", "主題活動在哪裡舉行？"),
+    ("青島而家有幾多個中國質量獎？", "青島現在有多少個中國質量獎？"),
+    ("國家係邊年定咗中國品牌日㗎？", "國家是哪年定了中國品牌日？"),
+])
+def test_written_cantonese_reads_as_mandarin(cantonese: str, read_as: str) -> None:
+    assert mandarin(cantonese) == read_as
+
+
+@pytest.mark.parametrize("text", ["品博會幾時舉辦", "兩者關係係什麼", "周邊有哪些展館", "质量月是第几个"])
+def test_mandarin_is_left_as_it_is(text: str) -> None:
+    """係 and 邊 are Mandarin too: only a text with a word Mandarin never uses is changed,
+    and 關係 or 周邊 never."""
+    assert mandarin(text) == text
+    assert mandarin("佢話關係好") == "他話關係好"
