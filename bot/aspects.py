@@ -69,7 +69,7 @@ _ZH: dict[str, str] = {
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
-               r"排(?:在|名)?第[一二三\d]|"
+               r"排(?:在|名)?第[一二三\d几]|第几名|"
                r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算|交费|缴费|付费|交钱",
@@ -94,7 +94,7 @@ _ZH: dict[str, str] = {
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
-    "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|排第几|第几",
+    "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|第几",
     "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
@@ -416,8 +416,9 @@ def listed(text: str) -> str | None:
     if match is None:
         return None
     thing = match.group(1)
-    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M or thing[1] in _PARTICLES | {"的"}:
-        return None
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "".join(_PARTICLES) \
+            or thing[1] in _PARTICLES | {"的"} or thing[1] == "级":
+        return None  # 哪几家啊我…: a particle; 哪些市级部门: a level, not the thing
     return thing
 
 
@@ -517,11 +518,14 @@ def stated_count(text: str) -> int:
     found = [int(n) for n in _STATED_COUNT_RE.findall(base) if n.isdigit()]
     found += [_EN_NUMBERS.get(n, 0) if not n.isdigit() else int(n)
               for n in _EN_STATED_RE.findall(base)]  # "which two companies"
+    found += [_ZH_NUMBERS.get(n, 0) for n in _WHICH_N_RE.findall(base)]  # 哪两家 (两 stays)
     return max((n for n in found if n < 1000), default=0)
 
 
 _EN_NUMBERS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
+_ZH_NUMBERS = {w: i for i, w in enumerate("零一两三四五六七八九十") if i} | {"二": 2}
+_WHICH_N_RE = re.compile(r"哪([两二三四五六七八九十])\s*[个家件项条所位名款种部幅朵]")
 _EN_STATED_RE = re.compile(r"\bwhich (two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
 
 
@@ -538,8 +542,8 @@ def longest_list(answer: str) -> int:
 
 def _inline_items(clause: str) -> int:
     """Items of a clause's list: A、B、C, and A、B和C (the last joined by 和, 与 or 及)."""
-    if "、" not in clause:
-        return 1
+    if "、" not in clause:  # 原国家工商总局和世界知识产权组织: two
+        return 2 if _LAST_JOIN_RE.search(clause) else 1
     last = clause.rsplit("、", 1)[1]
     return clause.count("、") + 1 + (1 if _LAST_JOIN_RE.search(last) else 0)
 

@@ -131,6 +131,7 @@ _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _PART = "part"  # among an entry's missing aspects: it tells only part of what is asked
+_NOT_NOMINATED_RE = re.compile("(?:不是|不算|非|除了|不要|不含)提名")
 _WITHIN = frozenset({"提名", "评选"})  # 中国质量奖提名奖 is a nomination, not the award
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=\. )")
 
@@ -351,7 +352,10 @@ class Engine:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
         (those telling what is asked first)."""
         text = mandarin(text)
-        fixed, pinyin = self.speller.correct(self.normalizer.base_tokens(text))  # understand()
+        base = self.normalizer.base_tokens(text)
+        fixed, pinyin = self.speller.correct(list(base))  # understand()
+        if fixed != base and _repairs_a_place(base, fixed):
+            fixed = base  # 深圳 is no typo of a word the knowledge uses (深真)
         tokens = self.normalizer.tokens_from_base(fixed)
         if lang == "en" and pinyin:
             lang = "zh"  # Latin letters that turned out to be pinyin
@@ -586,6 +590,8 @@ class Engine:
                 missing = missing | {"who"}  # the holder of another office
             if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
                 missing = missing | {"full_list"}
+            elif listed >= 2 and "full_list" in missing:
+                missing = missing - {"full_list"}  # 点名了哪两家: the answer names the two
             score = r.score - _ASPECT_PENALTY if missing else r.score
             head.append(_rescored(r, score, missing))
         head.sort(key=lambda r: r.score, reverse=True)
@@ -613,7 +619,7 @@ class Engine:
         return Signals(
             top.score, top.score - runner_up, top.explained,
             top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
-            or ("who" in asked and self._only_within(core or tokens, top.entry)),
+            or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry)),
             top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
@@ -632,8 +638,9 @@ class Engine:
         longer name that means something else: 中国质量奖 only as 中国质量奖提名奖. Asked who won
         Qingdao's one China Quality Award, the nominees are no answer (asked whether 青啤 won
         it, they are: it was nominated)."""
-        if "".join(tokens).find("提名") >= 0:
-            return False  # the question asks of the nominations
+        joined = _NOT_NOMINATED_RE.sub("", "".join(tokens))
+        if joined.find("提名") >= 0 or "nominat" in joined:
+            return False  # the question asks of the nominations (不是提名 asks of the award)
         named = self.normalizer.named_tokens
         answer = self._answer_tokens(entry)
         for t in dict.fromkeys(tokens):
@@ -969,6 +976,12 @@ _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人|孩子|小孩|给孩子|帮孩子|跟孩子|家里|作业|老师布置)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
 _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到)")
+
+
+def _repairs_a_place(base: list[str], fixed: list[str]) -> bool:
+    """Whether spelling repair changed the name of another city or district."""
+    typed = detokenize(base)
+    return any(m.group(0) not in detokenize(fixed) for m in _OTHER_PLACE_RE.finditer(typed))
 
 
 def _asks(clause: str) -> bool:

@@ -284,7 +284,9 @@ class Normalizer:
 
     def strip_fillers(self, text: str) -> str:
         """Single-character fillers (呀, 哈, 呢) removed where they end a clause (before
-        punctuation, a space or the end), never inside a word (哈尔滨)."""
+        punctuation, a space or the end), never inside a word (哈尔滨); a spoken 嗯 or 呃
+        where it opens one (voice input: 嗯那个品博会…)."""
+        text = _OPENING_SOUNDS.sub("", text)
         if self._end_fillers is None:
             return text
         return self._end_fillers.sub("", text)
@@ -336,6 +338,10 @@ class Normalizer:
         base_tokens = tokenize(base)
         joined = base if _ROUND_TRIP_SAFE.fullmatch(base) else detokenize(base_tokens)
         return base_tokens, tokenize(self.canonical(joined))
+
+
+# the sounds a speaker opens with: no Chinese word starts with them
+_OPENING_SOUNDS = re.compile(r"(?:^|(?<=[\W_]))[嗯呃]+")
 
 
 # A few recent texts: answering one question reads its base form four or five times

@@ -412,3 +412,30 @@ def test_who_presented_the_expo_is_not_its_overview(engine: Engine) -> None:
                          + ["我孩子学校要做质量主题手抄报", "品博会是什么", "多少钱", "谢谢"])
 def test_one_search_tells_whether_a_clause_asks_a_detail(text: str) -> None:
     assert aspects.asks_detail(text) == bool(asked(text) - {"what"})
+
+
+def test_which_two_the_report_names_is_answered_by_the_two(engine: Engine) -> None:
+    """点名了哪两家 asks for the two named, which the answer gives though its list ends in 等."""
+    assert aspects.stated_count("报道点了哪两家企业的名") == 2
+    assert aspects.longest_list("由原国家工商总局和世界知识产权组织授予。") == 2
+    read = engine.read("市长质量奖的获奖企业，报道点名了哪两家？")
+    assert read.ranked[0].entry.id == "award-mayor" and not read.ranked[0].missing
+
+
+def test_the_exact_place_in_a_ranking_is_its_own_detail(engine: Engine) -> None:
+    """位居全国同类城市前列 gives no place: 具体排第几名 gets the honest reply."""
+    assert "ranking" in asked("青岛品牌总量在全国排第几名")
+    reply = engine.ask("青岛品牌总量在全国同类城市里排第几名？")
+    assert reply.kind == "detail_not_in_source"
+
+
+def test_the_award_not_the_nomination_is_not_the_nominees(engine: Engine) -> None:
+    reply = engine.ask("第四届中国质量奖正式获奖（不是提名）的单位有哪些？")
+    assert reply.status is not Status.ANSWER
+    assert engine.read("Which schools got a China Quality Award nomination?").ranked[0].entry.id \
+        == "award-cqa-nominees"
+
+
+def test_a_city_name_is_not_spelled_into_a_known_word(engine: Engine) -> None:
+    """深圳 is no typo of 深真: the question is about another city's platform."""
+    assert engine.ask("深圳的一站式服务平台服务了多少企业？").status is not Status.ANSWER

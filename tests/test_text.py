@@ -108,3 +108,7 @@ def test_mandarin_is_left_as_it_is(text: str) -> None:
     and 關係 or 周邊 never."""
     assert mandarin(text) == text
     assert mandarin("佢話關係好") == "他話關係好"
+
+
+def test_a_spoken_opening_sound_is_no_word(norm: Normalizer) -> None:
+    assert norm.tokens("嗯那个品博会") == norm.tokens("那个品博会")
