@@ -22,14 +22,14 @@ from bot.text import Normalizer, char_pinyin
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
            "duration", "ranking", "career", "business", "in_force", "area", "amount",
-           "affiliation")
+           "affiliation", "ordinal")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration", "ranking", "career", "business", "in_force",
-                     "area", "amount", "affiliation"})
+                     "area", "amount", "affiliation", "ordinal"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
@@ -94,7 +94,9 @@ _ZH: dict[str, str] = {
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
-    "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数|第几",
+    "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数",
+    # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
+    "ordinal": r"第几(?!名)",
     "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
@@ -164,7 +166,7 @@ _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
 _FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area",
-          "amount", "affiliation",
+          "amount", "affiliation", "ordinal",
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
@@ -283,6 +285,7 @@ _FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|�
 _HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
 _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|第[一二三\d]名|排名第|名列|名次|"
                          r"评选结果|测评结果")
+_ORDINAL_RE = re.compile(r"第\s*\d+|首[个家批届次座位]|首届|唯一|全国首|第一")
 _CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
 _BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
 _IN_FORCE_RE = re.compile(r"(?:起|正式)(?:实施|施行|生效)|自\S{0,12}起施行")
@@ -330,6 +333,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("area", bool(_AREA_RE.search(base))),
               ("amount", bool(_AMOUNT_RE.search(base))),
               ("affiliation", bool(_WHO_RE.search(base))),
+              ("ordinal", bool(_ORDINAL_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:

@@ -360,10 +360,7 @@ class Engine:
         if lang == "en" and pinyin:
             lang = "zh"  # Latin letters that turned out to be pinyin
         every = aspects.asked(text)
-        # 品博会几月 asks "when" as 品博会几月份 does, though 几月 is no variant of the staff's
-        # question words: the question word's token is added, so the two meet.
-        tokens = tokens + [self._asks[a] for a in sorted(every) if a in self._asks
-                           and self._asks[a] not in tokens]
+        tokens = tokens + self._asking_tokens(every, tokens)
         ranked = self.rank(tokens)
         asked = every & aspects.DETAILS
         if asked and ranked:
@@ -392,10 +389,16 @@ class Engine:
         asking = "".join(c for c, a in zip(clauses, asks, strict=True) if a)
         fixed, _ = self.speller.correct(self.normalizer.base_tokens(asking))
         tokens = self.normalizer.tokens_from_base(fixed)
-        every = aspects.asked(asking)
-        tokens += [self._asks[a] for a in sorted(every) if a in self._asks
-                   and self._asks[a] not in tokens]
+        tokens += self._asking_tokens(aspects.asked(asking), tokens)
         return scene + [t for t in tokens if t not in scene]
+
+    def _asking_tokens(self, every: frozenset[str], tokens: list[str]) -> list[str]:
+        """The question-word tokens of the aspects asked that the tokens lack: 品博会几月 asks
+        "when" as 品博会几月份 does, though 几月 is no variant of the staff's question words,
+        and 第几 asks with their "how many" words (几)."""
+        kinds = every | {"how_many"} if "ordinal" in every else every
+        return [self._asks[a] for a in sorted(kinds) if a in self._asks
+                and self._asks[a] not in tokens]
 
     def without_context(self, text: str) -> str:
         """The question without the clauses that say who asks (我是做家电的企业，…): they

@@ -460,6 +460,7 @@ MESSAGES: dict[str, Text] = {
     "aspect.area": ("占地或建筑面积", "area"),
     "aspect.amount": ("金额", "sum of money"),
     "aspect.affiliation": ("所在单位", "employer or organisation"),
+    "aspect.ordinal": ("排序（第几）", "place in order"),
 }
 
 

@@ -439,3 +439,12 @@ def test_the_award_not_the_nomination_is_not_the_nominees(engine: Engine) -> Non
 def test_a_city_name_is_not_spelled_into_a_known_word(engine: Engine) -> None:
     """深圳 is no typo of 深真: the question is about another city's platform."""
     assert engine.ask("深圳的一站式服务平台服务了多少企业？").status is not Status.ANSWER
+
+
+def test_which_one_in_order_is_told_by_an_ordinal(engine: Engine) -> None:
+    """第几届 asks a place in an order: 第45个 or 第一届 tells it, any other figure does not."""
+    assert "ordinal" in asked("质量月是第几个") and "how_many" not in asked("质量月是第几个")
+    assert "ordinal" in derive([], "2022年9月是第45个全国质量月。", [], None).aspects
+    assert "ordinal" not in derive([], "服务企业用户40余万家。", [], None).aspects
+    reply = engine.ask("今年的全国质量月是第几个？")
+    assert reply.status is Status.ANSWER and "45" in reply.text
