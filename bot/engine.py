@@ -289,7 +289,7 @@ class Engine:
         return reply
 
     def other_part(self, text: str, entry_id: str, ranked: list[_Scored],
-                    tokens: list[str]) -> Entry | None:
+                   tokens: list[str]) -> Entry | None:
         """For a short question asking two things (品博会几时办？主题是啥？, "How big will the
         expo be, and will it be online?"), the entry among the first few that accounts for a
         part the answer's entry does not. None for a question of one part, or parts the same
@@ -324,28 +324,6 @@ class Engine:
                 if asked <= self.told(r.entry).aspects and (
                         not subject or set(self._shared_names(r, tokens)) == subject):
                     return r.entry
-        return None
-        for part in parts:
-            own = [t for t in self.normalizer.tokens(part) if t not in _PART_FILLERS]
-            if not own:
-                continue
-            _, explained, _ = self._coverage(keys, self.index.query(own))
-            best = int(explained.argmax())
-            if explained[at] < _PART_EXPLAINED and explained[best] >= explained[at] + _PART_LEAD:
-                return head[best].entry
-        return None
-        named = [t for t in tokens if t in self.normalizer.named_tokens]
-        for part in parts:
-            own, _ = self.understand(part)
-            if not any(t in self.normalizer.named_tokens for t in own):
-                own = named + own
-            ranked = self.rank(own)
-            asked = aspects.asked(part) & aspects.DETAILS
-            if asked and ranked:
-                ranked = self.by_aspect(ranked, asked, part, part)
-            if ranked and ranked[0].entry.id != entry_id and not ranked[0].missing \
-                    and ranked[0].score >= self.thresholds.clarify:
-                return ranked[0].entry
         return None
 
     def read(self, text: str, lang: str = "zh") -> Reading:
