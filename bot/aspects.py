@@ -426,6 +426,31 @@ def listed(text: str) -> str | None:
     return thing
 
 
+def checked(text: str) -> dict[str, str]:
+    """The figures a citizen checks (老字号是20个吗, 中国质量奖是2002年设立的吧, "Does Qingdao
+    have 20 time-honoured brands?"), each with its unit ("" in English): a figure the entry
+    gives otherwise is what they half remember, and the entry's figure is the answer, not a
+    sign of another subject. A later year (2023年还办吗) or an ordinal (第5届) is no check."""
+    base = Normalizer.base(text)
+    if not _BELIEF_RE.search(base):
+        return {}
+    found = {}
+    for m in _CHECKED_RE.finditer(base):
+        number, unit = m.group(1), m.group(2) or ""
+        if base[max(m.start() - 1, 0):m.start()] == "第":
+            continue
+        if unit == "年" and number.isdigit() and int(number) > 2022:
+            continue
+        found[number] = unit
+    return found
+
+
+_BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
+                        r"^(?:is|are|does|do|did|was|were|has|have)\b|"
+                        r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
+_CHECKED_RE = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*([{_M}年月日号次]|(?=\s*[a-z]))")
+
+
 def names(thing: str, plain: str) -> bool:
     """Whether an entry's text names the kind of thing a list asks for: 市局 is how
     citizens say 市科技局、市工业和信息化局…, the bodies' names between its two characters."""

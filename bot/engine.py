@@ -121,6 +121,7 @@ class Reading:
     lang: str
     asking: dict[str, str] | None = None  # the words that ask each aspect (aspects.spans)
     core: list[str] | None = None  # the asking clauses' tokens, when context clauses precede
+    checked: dict[str, str] | None = None  # figures the asker checks, with units (aspects.checked)
 
 
 _ASKED = 1 << 30  # added to the number of a word an entry's phrasings use, in its term set
@@ -277,7 +278,8 @@ class Engine:
         if small is not None:
             return small(asked_lang)
         read = self.read(self.without_context(text), asked_lang)
-        reply = self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core)
+        reply = self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core,
+                            read.checked)
         if reply.status is Status.ANSWER and reply.entry_id is not None:
             other = self.other_part(text, reply.entry_id, read.ranked, read.tokens)
             if other is not None:  # 品博会几时办？主题是啥？ — one answer would be half of it
@@ -339,14 +341,15 @@ class Engine:
             lang = "zh"  # Latin letters that turned out to be pinyin
         every = aspects.asked(text)
         tokens = tokens + self._asking_tokens(every, tokens)
-        ranked = self.rank(tokens)
+        checked = aspects.checked(text)
+        ranked = self.rank(tokens, frozenset(checked))
         asked = every & aspects.DETAILS
         if asked and ranked:
             ranked = self.by_aspect(ranked, asked, detokenize(fixed), text)
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
         return Reading(tokens, asked, ranked, lang, aspects.spans(text) if every else None,
-                       self._core(text))
+                       self._core(text), checked or None)
 
     def _core(self, text: str) -> list[str] | None:
         """The tokens the decision weighs, when a question first sets the scene (我在做青岛品牌
@@ -451,17 +454,18 @@ class Engine:
         fixed, pinyin = self.speller.correct(self.normalizer.base_tokens(text))
         return self.normalizer.tokens_from_base(fixed), pinyin
 
-    def rank(self, tokens: list[str]) -> list[_Scored]:
+    def rank(self, tokens: list[str], checked: frozenset[str] = frozenset()) -> list[_Scored]:
         """Entries best first: by score (:meth:`scored`), then, with a judge, its first few in
         the judge's order."""
-        ranked = self.scored(tokens)
+        ranked = self.scored(tokens, checked)
         if self.judge is not None and ranked:
             ranked = self._judged(tokens, ranked, self.judge)
         return ranked
 
-    def scored(self, tokens: list[str]) -> list[_Scored]:
+    def scored(self, tokens: list[str], checked: frozenset[str] = frozenset()) -> list[_Scored]:
         """Entries by score: the best phrasing's score, plus how much of the question the
-        entry's answer speaks of (which tells apart entries whose phrasings look alike)."""
+        entry's answer speaks of (which tells apart entries whose phrasings look alike).
+        ``checked``: figures the asker checks (老字号是20个吗), no sign of another subject."""
         query = self.index.query(tokens)
         best: dict[int, Hit] = {}
         for hit in self.index.search_query(query):
@@ -470,7 +474,7 @@ class Engine:
         if not best:
             return []
         keys = list(best)
-        covered, explained, foreign = self._coverage(keys, query)
+        covered, explained, foreign = self._coverage(keys, query, checked)
         w = self.index.weights
         share, ec = w.answer_cover, w.entry_cover
         # one array expression: the same float operations, in the same order, as per entry
@@ -501,7 +505,8 @@ class Engine:
                           r.hit.phrasing_cover, r.hit.fuzzy, text.split())
                 for r, text in zip(ranked, texts, strict=True)]
 
-    def _coverage(self, keys: list[int], query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _coverage(self, keys: list[int], query: Query, checked: frozenset[str] = frozenset()
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each entry: the share of the question's information its answer covers; the
         share of the question's words it knows (in its answer or its phrasings); whether it
         lacks a number or named thing the question asks about."""
@@ -520,7 +525,7 @@ class Engine:
         # however alike the wording.
         # 1 is mostly the article a citizen says (我们是一家小公司, 有一个问题), not a figure.
         named = [i for i, t in enumerate(words)
-                 if (t[0].isdigit() and t != "1") or t in self._named]
+                 if (t[0].isdigit() and t != "1" and t not in checked) or t in self._named]
         return covered, explained, ~known[named].all(axis=0)
 
     def told(self, entry: Entry) -> aspects.Told:
@@ -581,7 +586,7 @@ class Engine:
     def signals(self, ranked: list[_Scored], tokens: list[str],
                 asked: frozenset[str] = frozenset(),
                 asking: dict[str, str] | None = None,
-                core: list[str] | None = None) -> Signals:
+                core: list[str] | None = None, checked: dict[str, str] | None = None) -> Signals:
         """What the fitted decision reads of a question, its best entry and the next one: is
         the runner-up a real alternative (another subject, or the asked detail told by it
         too), or merely a close score?"""
@@ -600,6 +605,7 @@ class Engine:
         return Signals(
             top.score, top.score - runner_up, top.explained,
             top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
+            or bool(checked and not self._gives_figures(top.entry, checked))
             or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry)),
             top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
@@ -613,6 +619,14 @@ class Engine:
             same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
+
+    def _gives_figures(self, entry: Entry, checked: dict[str, str]) -> bool:
+        """Whether an entry gives a figure of each unit a citizen checks (20个 → a count in 个):
+        then it holds the fact they half remember; else the figure asked is not its own."""
+        plain = self._plain(entry)
+        english = entry.answer.en or ""
+        return all(re.search(r"\d\s*" + re.escape(unit), plain) if unit
+                   else re.search(r"\d", english) for unit in checked.values())
 
     def _only_within(self, tokens: list[str], entry: Entry) -> bool:
         """Whether a named thing of the question appears in the entry's answer only inside a
@@ -756,12 +770,14 @@ class Engine:
 
     def decide(self, ranked: list[_Scored], lang: str, tokens: list[str] | None = None,
                asked: frozenset[str] = frozenset(),
-               asking: dict[str, str] | None = None, core: list[str] | None = None) -> Reply:
+               asking: dict[str, str] | None = None, core: list[str] | None = None,
+               checked: dict[str, str] | None = None) -> Reply:
         t = self.thresholds
         top = ranked[0] if ranked else None
         fitted = self.decision is not None and tokens is not None and self.judge is None
         if top is not None and fitted:
-            if self.decision.answers(self.signals(ranked, tokens, asked, asking, core)):  # type: ignore[union-attr,arg-type]
+            signals = self.signals(ranked, tokens, asked, asking, core, checked)  # type: ignore[arg-type]
+            if self.decision.answers(signals):  # type: ignore[union-attr]
                 return self._answer(top.entry, top.score, lang)
             about = self._lacking(ranked, tokens) if asked else None
             if about is not None:

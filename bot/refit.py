@@ -178,7 +178,8 @@ def rows(engine: Engine, items: Iterable[Labelled]
         read = engine.read(engine.without_context(text), detect_language(text) or "zh")
         if not read.ranked:
             continue
-        vector = engine.signals(read.ranked, read.tokens, read.asked, read.asking, read.core).vector()
+        vector = engine.signals(read.ranked, read.tokens, read.asked, read.asking, read.core,
+                                read.checked).vector()
         if engine.other_part(text, read.ranked[0].entry.id, read.ranked, read.tokens) is not None:
             # a question of two parts that two entries answer is never answered (Engine.ask
             # offers both): fitted on, it would teach the model that its one part was a miss

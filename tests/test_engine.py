@@ -402,3 +402,23 @@ def test_a_cantonese_question_is_answered(engine: Engine, question: str, expecte
     reply = engine.ask(question)
     assert reply.status is Status.ANSWER and expected in reply.text
     assert reply.lang == "zh-hant"
+
+
+@pytest.mark.parametrize(("question", "fact"), [
+    ("中国质量奖是2002年设立的吧？", "2012"),
+    ("青岛有20个中国质量奖提名奖吗", "8个"),
+    ("Does Qingdao have 20 time-honoured brands?", "19"),
+])
+def test_a_half_remembered_figure_gets_the_reports_figure(engine: Engine, question: str,
+                                                          fact: str) -> None:
+    """A citizen checking a figure they half remember is answered with the report's one;
+    the wrong figure is no sign that they ask of something else."""
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER and fact in reply.text
+
+
+def test_a_later_year_or_edition_is_no_check(engine: Engine) -> None:
+    assert aspects.checked("2023年还办品博会吗") == {}
+    assert aspects.checked("第5届品博会在哪办吗") == {}
+    assert aspects.checked("青岛有19个老字号") == {}  # no question of belief
+    assert engine.ask("2023年还办品博会吗").status is not Status.ANSWER
