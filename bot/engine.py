@@ -606,6 +606,7 @@ class Engine:
             top.score, top.score - runner_up, top.explained,
             top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
             or bool(checked and not self._gives_figures(top.entry, checked))
+            or (not asked and self._named_only_in_answer(top, tokens))
             or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry)),
             top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
@@ -619,6 +620,19 @@ class Engine:
             same_entry_family=pair[4], explained_asked=pair[5], explained_plain=pair[6],
             bare_name=not asking and bool(tokens) and all(
                 t in self.normalizer.named_tokens for t in tokens))
+
+    def _named_only_in_answer(self, top: _Scored, tokens: list[str]) -> bool:
+        """Whether a question asking nothing but of one named thing (好品山东是个啥) gets an
+        entry whose phrasings never name it: the thing is then only mentioned by the
+        answer (the expo promotes 好品山东), which tells what the entry's subject is, not
+        what the thing is."""
+        named = {t for t in tokens if t in self.normalizer.named_tokens}
+        if len(named) != 1:
+            return False
+        number = self._number(next(iter(named)))
+        if number < 0:
+            return False
+        return not bool(self._entry_terms.held([top.hit.key], [_ASKED + number])[0, 0])
 
     def _gives_figures(self, entry: Entry, checked: dict[str, str]) -> bool:
         """Whether an entry gives a figure of each unit a citizen checks (20个 → a count in 个):

@@ -404,8 +404,11 @@ def test_a_count_of_companies_names_no_one() -> None:
 
 def test_who_presented_the_expo_is_not_its_overview(engine: Engine) -> None:
     reply = engine.ask("品博会是谁在会上推介的？")
-    assert reply.entry_id != "expo-overview"
-    assert "expo-overview" not in {s.entry_id for s in reply.suggestions}
+    if reply.status is Status.ANSWER:
+        assert reply.entry_id != "expo-overview"
+        assert "李茂喜" in reply.text
+    else:  # offered, the overview would not be among the choices either
+        assert "expo-overview" not in {s.entry_id for s in reply.suggestions}
 
 
 @pytest.mark.parametrize("text", [c[1] for c in CASES] + [c[2] for c in CASES] + [c[3] for c in CASES]

@@ -422,3 +422,10 @@ def test_a_later_year_or_edition_is_no_check(engine: Engine) -> None:
     assert aspects.checked("第5届品博会在哪办吗") == {}
     assert aspects.checked("青岛有19个老字号") == {}  # no question of belief
     assert engine.ask("2023年还办品博会吗").status is not Status.ANSWER
+
+
+def test_what_a_thing_is_is_not_told_by_an_entry_that_only_mentions_it(engine: Engine) -> None:
+    """The expo's overview mentions 好品山东 (the expo promotes it) but is no answer to what
+    好品山东 is; 品博会是什么 still gets the overview."""
+    assert engine.ask("好品山东是什么？").entry_id != "expo-overview"
+    assert engine.ask("品博会是什么").entry_id == "expo-overview"
