@@ -441,6 +441,8 @@ def checked(text: str) -> dict[str, str]:
             continue
         if unit == "年" and number.isdigit() and int(number) > 2022:
             continue
+        if number == "1":
+            continue  # 一位领导, 一个意见: the article a citizen says, not a figure
         found[number] = unit
     return found
 

@@ -639,8 +639,9 @@ class Engine:
         then it holds the fact they half remember; else the figure asked is not its own."""
         plain = self._plain(entry)
         english = entry.answer.en or ""
-        return all(re.search(r"\d\s*" + re.escape(unit), plain) if unit
-                   else re.search(r"\d", english) for unit in checked.values())
+        return all(number in plain or (re.search(r"\d\s*" + re.escape(unit), plain) if unit
+                                       else re.search(r"\d", english))
+                   for number, unit in checked.items())
 
     def _only_within(self, tokens: list[str], entry: Entry) -> bool:
         """Whether a named thing of the question appears in the entry's answer only inside a

@@ -120,6 +120,8 @@ def chinese_numerals_to_digits(text: str) -> str:
         after = text[match.end()] if match.end() < len(text) else ""
         has_unit = any(ch in "十百千" for ch in run)
         counted = (after in _MEASURE and (before == "" or before not in "哪几每")) or before == "第"
+        if run in ("百", "千") and not counted:
+            return run  # 老百姓, 几百家, 千家万户: words, or a rough size, not a figure
         if not has_unit and not counted and not (len(run) >= 3 and (after == "年" or "〇" in run)):
             return run  # 一站式, 一带一路, 九分之一一…: words, not numbers
         value = _numeral_value(run)

@@ -429,3 +429,8 @@ def test_what_a_thing_is_is_not_told_by_an_entry_that_only_mentions_it(engine: E
     好品山东 is; 品博会是什么 still gets the overview."""
     assert engine.ask("好品山东是什么？").entry_id != "expo-overview"
     assert engine.ask("品博会是什么").entry_id == "expo-overview"
+
+
+def test_an_article_a_citizen_says_is_no_checked_figure() -> None:
+    """我听说…一位领导…吗: 一位 is how one speaks of a person, not a figure to check."""
+    assert aspects.checked("我听说活动最后是一位领导上台讲的，是吗？") == {}

@@ -112,3 +112,11 @@ def test_mandarin_is_left_as_it_is(text: str) -> None:
 
 def test_a_spoken_opening_sound_is_no_word(norm: Normalizer) -> None:
     assert norm.tokens("嗯那个品博会") == norm.tokens("那个品博会")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("老百姓", "老百姓"), ("几百家品牌", "几百家品牌"),
+                                                ("三百家", "300家"), ("十项重点工作", "10项重点工作")])
+def test_a_lone_hundred_is_a_word_not_a_figure(text: str, expected: str) -> None:
+    """老百姓 holds no 100, and 几百家 is a rough size: read as figures, they made every entry
+    look foreign to the question."""
+    assert chinese_numerals_to_digits(text) == expected
