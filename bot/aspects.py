@@ -31,7 +31,7 @@ DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which"
                      "full_list", "duration", "ranking", "career", "business", "in_force",
                      "area", "amount", "affiliation", "ordinal"})
 
-_M = "个家件部幅次项条亿万名位届批款种朵期所座"  # measure words counted with 几
+_M = "个家件部幅次项条亿万名位届批款种朵期所座回趟遍"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
 _WHEN_Q = r"(?:哪年|哪一年|什么时候|何时|啥时候|几几年|哪个年代|多少年)"
 _ZH: dict[str, str] = {
@@ -69,7 +69,7 @@ _ZH: dict[str, str] = {
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
-               r"排(?:在|名)?第[一二三\d几]|第几名|"
+               r"排(?:在|名)?第[一二三\d]|排(?:在|名)?第几名|第几名|"
                r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算|交费|缴费|付费|交钱",
@@ -368,6 +368,8 @@ def counted_all(text: str) -> list[str]:
     base = Normalizer.base(text)
     if _PEOPLE_RE.search(base) or _PEOPLE_EN_RE.search(base):
         return ["人"]
+    # each clause on its own: 多少幅，主要是些什么 counts no "主要"
+    base = " ".join(Normalizer.base(part) for part in _CLAUSE_SPLIT_RE.split(text))
     # 第几回 asks which edition, not a number of things
     return [m.group(1) for m in _COUNTED_RE.finditer(base)
             if base[m.start() - 1:m.start()] != "第" and m.group(1) not in _NOT_NOUNS
@@ -405,6 +407,7 @@ _EN_COUNTED_RE = re.compile(
     r"(?= (?:are|is|do|does|did|were|was|has|have|had|will|would|can|could|in|on|at|of|for|"
     r"there|it|they|we|you|got|won|get|win)\b|\s*[?,.;]|\s+and\b|$)")
 _EN_NOT_NOUNS = frozenset({"the", "of", "more", "total", "different", "kinds", "types"})
+_CLAUSE_SPLIT_RE = re.compile(r"[，,。！!；;？?、：:]")
 _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
 _PEOPLE_EN_RE = re.compile(r"\bhow many (?:people|persons|visitors|attendees|participants|guests)\b")
 _PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
@@ -421,7 +424,7 @@ def listed(text: str) -> str | None:
         return None
     thing = match.group(1)
     if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "".join(_PARTICLES) \
-            or thing[1] in _PARTICLES | {"的"} or thing[1] == "级":
+            or thing[1] in _PARTICLES | {"的"} or thing[1] in "级还也都又说讲":
         return None  # 哪几家啊我…: a particle; 哪些市级部门: a level, not the thing
     return thing
 

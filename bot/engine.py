@@ -554,7 +554,7 @@ class Engine:
         on the same subject that does not (品博会几月 → the expo's date, not its theme).
         ``text`` is the repaired question, ``typed`` as asked (English words unstemmed)."""
         head = []
-        nouns = aspects.counted_all(text) if "how_many" in asked and text else []
+        nouns = aspects.counted_all(typed or text) if "how_many" in asked and text else []
         english = aspects.counted_en(typed) if "how_many" in asked and not nouns else []
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.

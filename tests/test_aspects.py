@@ -451,3 +451,16 @@ def test_which_one_in_order_is_told_by_an_ordinal(engine: Engine) -> None:
     assert "ordinal" not in derive([], "服务企业用户40余万家。", [], None).aspects
     reply = engine.ask("今年的全国质量月是第几个？")
     assert reply.status is Status.ANSWER and "45" in reply.text
+
+
+def test_count_and_list_nouns_are_read_within_their_clause() -> None:
+    """多少幅，主要是些什么形式 counts 幅 of works, not "主要"; 除了青啤还有哪些 lists no "啤还"."""
+    assert aspects.counted_all("视觉艺术类获奖作品有多少幅，主要是些什么形式的作品？") == []
+    assert aspects.listed("五朵金花除了青啤还有哪些") is None
+    assert aspects.listed("文章说有什么变化") is None
+    assert aspects.counted_all("平台一共做了多少回检测服务") == ["检测"]  # 回 is a measure word
+
+
+def test_a_place_in_order_is_no_ranking() -> None:
+    assert "ordinal" in asked("集聚区在全国排第几个")
+    assert "ranking" in asked("在全国排第几名")
