@@ -450,6 +450,20 @@ def checked(text: str) -> dict[str, str]:
     return found
 
 
+def as_asked(text: str, figures: dict[str, str]) -> str:
+    """A Chinese belief check read as the question it stands for: 老字号是20个吗 → 老字号是几个,
+    中国质量奖是2002年设立的吧 → 哪年设立的; the answer is the report's figure either way,
+    and so worded the question meets the entries' phrasings."""
+    out = Normalizer.base(text)
+    for number, unit in figures.items():
+        if not unit:
+            continue
+        asked_for = "哪" if unit == "年" else "几"
+        out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*{re.escape(unit)}", asked_for + unit, out)
+    return _BELIEF_TAIL_RE.sub("", out)
+
+
+_BELIEF_TAIL_RE = re.compile(r"(?:对吗|对吧|是吗|是吧|没错吧|没记错吧|对不对|是不是|吗|吧)\s*$|是不是")
 _BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")

@@ -332,6 +332,9 @@ class Engine:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
         (those telling what is asked first)."""
         text = mandarin(text)
+        checked = aspects.checked(text)
+        if checked and lang != "en":
+            text = aspects.as_asked(text, checked)  # 老字号是20个吗 asks 老字号是几个
         base = self.normalizer.base_tokens(text)
         fixed, pinyin = self.speller.correct(list(base))  # understand()
         if fixed != base and _repairs_a_place(base, fixed):
@@ -341,7 +344,6 @@ class Engine:
             lang = "zh"  # Latin letters that turned out to be pinyin
         every = aspects.asked(text)
         tokens = tokens + self._asking_tokens(every, tokens)
-        checked = aspects.checked(text)
         ranked = self.rank(tokens, frozenset(checked))
         asked = every & aspects.DETAILS
         if asked and ranked:

@@ -434,3 +434,14 @@ def test_what_a_thing_is_is_not_told_by_an_entry_that_only_mentions_it(engine: E
 def test_an_article_a_citizen_says_is_no_checked_figure() -> None:
     """我听说…一位领导…吗: 一位 is how one speaks of a person, not a figure to check."""
     assert aspects.checked("我听说活动最后是一位领导上台讲的，是吗？") == {}
+
+
+@pytest.mark.parametrize(("question", "fact"), [("青岛的中华老字号是20个吗？", "19个"),
+                                                ("品博会是10月办的对吗？", "12月")])
+def test_a_belief_check_is_read_as_the_question_it_stands_for(engine: Engine, question: str,
+                                                              fact: str) -> None:
+    """老字号是20个吗 asks how many there are: the answer gives the report's figure."""
+    assert aspects.as_asked(question, aspects.checked(question)).startswith(
+        ("青岛的中华老字号是几个", "品博会是几月办的"))
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER and fact in reply.text
