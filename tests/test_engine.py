@@ -421,6 +421,8 @@ def test_a_later_year_or_edition_is_no_check(engine: Engine) -> None:
     assert aspects.checked("2023年还办品博会吗") == {}
     assert aspects.checked("第5届品博会在哪办吗") == {}
     assert aspects.checked("青岛有19个老字号") == {}  # no question of belief
+    assert aspects.checked("请问本公司虽有94年7月1日前到职的旧制劳工，但后来都改选新制了，"
+                           "还有需要足额提拨劳工退休准备金吗?") == {}  # a case told, no check
     assert engine.ask("2023年还办品博会吗").status is not Status.ANSWER
 
 
