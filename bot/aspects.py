@@ -434,7 +434,7 @@ def checked(text: str) -> dict[str, str]:
     have 20 time-honoured brands?"), each with its unit ("" in English): a figure the entry
     gives otherwise is what they half remember, and the entry's figure is the answer, not a
     sign of another subject. A later year (2023年还办吗) or an ordinal (第5届) is no check."""
-    if len(text) > _BELIEF_UP_TO:
+    if len(text) > (_BELIEF_UP_TO if _HAS_CJK.search(text) else _BELIEF_UP_TO * 2):
         return {}  # a long message tells a case around its question, it checks no figure
     base = Normalizer.base(text)
     if not _BELIEF_RE.search(base):
@@ -465,7 +465,7 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
     return _BELIEF_TAIL_RE.sub("", out)
 
 
-_BELIEF_UP_TO = 40  # characters
+_BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
 _BELIEF_TAIL_RE = re.compile(r"(?:对吗|对吧|是吗|是吧|没错吧|没记错吧|对不对|是不是|吗|吧)\s*$|是不是")
 _BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
