@@ -22,16 +22,16 @@ from bot.text import Normalizer, char_pinyin
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
            "duration", "ranking", "career", "business", "in_force", "area", "amount",
-           "affiliation", "ordinal")
+           "affiliation", "ordinal", "frequency")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration", "ranking", "career", "business", "in_force",
-                     "area", "amount", "affiliation", "ordinal"})
+                     "area", "amount", "affiliation", "ordinal", "frequency"})
 
-_M = "个家件部幅次项条亿万名位届批款种朵期所座回趟遍"  # measure words counted with 几
+_M = "个家件部幅次项条亿万名位届批款种朵期所座回趟遍间"  # measure words counted with 几
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
 _WHEN_Q = r"(?:哪年|哪一年|什么时候|何时|啥时候|几几年|哪个年代|多少年)"
 _ZH: dict[str, str] = {
@@ -74,7 +74,7 @@ _ZH: dict[str, str] = {
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算|交费|缴费|付费|交钱",
     "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
-               r"地址|邮箱|邮件|微信|公众号|二维码|(?<![a-z])app(?![a-z])",
+               r"哪条[路街](?:\S{0,2}几号)?|[路街道]\d*几号|门牌|几号楼|地址|邮箱|邮件|微信|公众号|二维码|(?<![a-z])app(?![a-z])",
     "hours": r"几点|营业时间|开放时间|开门|关门|闭馆|开馆|闭幕时间|开幕时间|上午|下午|晚上",
     "day": r"几号|哪天|哪一天|哪日|哪一日|几月几|具体日期|具体哪|具体时间|星期几|周几|礼拜几",
     "when": r"(?:在|于)?(?:什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月份?|哪个月份?|哪月)|"
@@ -97,6 +97,9 @@ _ZH: dict[str, str] = {
     "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数",
     # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
     "ordinal": r"第几(?!名)",
+    # 多久办一次 asks how often, not when: told by 一年一度 or 每年, not by a date
+    "frequency": r"(?:多久|多长时间|隔多久)\S{0,3}[1一][次届回]|几年[1一][次届回]|[1一]年(?:几|多少)[次届回]|"
+                 r"每年都|年年都|是不是每年|是否每年|每年(?:办|举办|举行|开|搞|有)吗|[1一]年[1一]度(?:吗|的吗|嘛)",
     "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
@@ -104,7 +107,7 @@ _ZH: dict[str, str] = {
              r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)",
     "why": r"为什么|为啥|为何|作用|意义|目的|有啥用|有什么用|干什么用|干嘛|用途|好处|意图|初衷",
     "what": r"是什么|是啥|是个啥|什么是|啥是|系咩|系乜|咩嘢|乜嘢|什么意思|啥意思|指什么|指的是|简称|"
-            r"全称|缩写|代表什么|"
+            r"全称|全名|缩写|代表什么|叫什么名|叫啥名|"
             r"含义|意思|介绍|怎么回事|是个什么|内容|主题",
 }
 _EN: dict[str, str] = {
@@ -138,19 +141,25 @@ _EN: dict[str, str] = {
     "hours": r"\b(?:opening hours|open hours|what time|when does it (?:open|close)|open until|"
              r"closing time|opening time)\b",
     "day": r"\b(?:which day|what day|exact date|what date|which date|on what day)\b",
-    "when": r"\b(?:when|what year|which year|what month|which month|how long|deadline|"
+    "when": r"\b(?:when|wen|what year|which year|what month|which month|how long|deadline|"
             r"time ?frame|timeline|until when|by when)\b",
     "age": r"\b(?:how old|age|born)\b",
     "eligibility": r"\b(?:eligible|eligibility|who can|who may|requirements?|qualif\w*|criteria)\b",
     "join": r"\b(?:how (?:can|do|does|to|should) (?:i|we|one|you|a company|companies)?\s*"
             r"(?:join|apply|enter|take part|register|sign up|participate|submit|book)|"
             r"sign up|sign-up|registration form|apply for|how to apply|how to register)\b",
-    "where": r"\b(?:where|venue|location|which district|which city|what place)\b",
+    # "which city bureaus" asks which bureaus
+    "where": r"\b(?:where|venue|location|which district|what place|which city(?! (?:bureau|"
+             r"department|government|agenc|office|official|leader|level|authorit|organ)))\b",
     "who": r"\b(?:who|whom|whose|which compan\w*|which organi[sz]ations?|which firms?|"
            r"which institutions?|which departments?|by whom)\b",
     "how_many": r"\b(?:how many|how much|number of|how large|how big|what rank)\b",
     "which": r"\b(?:which|list|what are the|what were the|name the|all the)\b",
     "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
+    # not "the 2021 annual list": only an event said to recur
+    "frequency": r"\b(?:how often|how frequently|once a year|(?:every|each) year\?|yearly|"
+                 r"(?:held|happen\w*|take place|run) (?:every|each) year|held annually|"
+                 r"annual(?= event| fixture| expo|\?))",
     "what": r"\b(?:what is|what's|what was|what does|stand for|meaning|mean|short for|"
             r"full name|abbreviation|about)\b",
 }
@@ -165,7 +174,7 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "duration", "ranking", "career", "business", "in_force", "area",
+_FIRST = ("founded", "hometown", "frequency", "duration", "ranking", "career", "business", "in_force", "area",
           "amount", "affiliation", "ordinal",
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
@@ -285,6 +294,7 @@ _FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|�
 _HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
 _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|第[一二三\d]名|排名第|名列|名次|"
                          r"评选结果|测评结果")
+_FREQUENCY_RE = re.compile(r"每年|[1一]年[1一]度|[1一]年[1一]次|每[两2-9]年")
 _ORDINAL_RE = re.compile(r"第\s*\d+|首[个家批届次座位]|首届|唯一|全国首|第一")
 _CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
 _BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
@@ -334,6 +344,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("amount", bool(_AMOUNT_RE.search(base))),
               ("affiliation", bool(_WHO_RE.search(base))),
               ("ordinal", bool(_ORDINAL_RE.search(base))),
+              ("frequency", bool(_FREQUENCY_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:
@@ -347,7 +358,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
 
 _COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
-                        "年度", "月份", "问题", "呢呢", "来着", "比例", "钱呢", "一共", "总共"})
+                        "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共"})
 
 
 _VERBS = "获得有是在被为让给去来到参入"
@@ -586,9 +597,12 @@ def longest_list(answer: str) -> int:
     inline = max((_inline_items(part) for part in re.split(r"[。；;，,：:\n]", answer)),
                  default=0)
     lines = len(_ITEM_RE.findall(answer))
-    # "A；B；C" is a list; one semicolon between two sentences is not
+    # "A；B；C" is a list; one semicolon between two sentences is not, but one after a colon
+    # is (做两件事：编制…；启动…)
     semicolons = answer.count("；")
-    return max(inline, lines, semicolons + 1 if semicolons >= 2 else 1)
+    introduced = max((s.split("：", 1)[1].count("；") + 1 for s in answer.split("。") if "：" in s),
+                     default=1)
+    return max(inline, lines, semicolons + 1 if semicolons >= 2 else 1, introduced)
 
 
 def _inline_items(clause: str) -> int:

@@ -461,6 +461,7 @@ MESSAGES: dict[str, Text] = {
     "aspect.amount": ("金额", "sum of money"),
     "aspect.affiliation": ("所在单位", "employer or organisation"),
     "aspect.ordinal": ("排序（第几）", "place in order"),
+    "aspect.frequency": ("举办频率（多久一次）", "how often it happens"),
 }
 
 

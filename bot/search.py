@@ -628,17 +628,35 @@ class Speller:
         pinyin = False
         for token in tokens:
             if token.isascii() and token.isalpha() and token not in self._known:
-                fixed = self._latin(token)
+                fixed = self._latin(token, tokens)
                 pinyin = pinyin or (fixed != [token] and is_cjk_token(fixed[0]))
                 out.extend(fixed)
             elif out and token == out[-1] and is_cjk_token(token) and \
-                    token + BIGRAM_SEP + token not in self._known:
+                    token not in _DOUBLED and token + BIGRAM_SEP + token not in self._known:
                 continue  # a character typed twice (品博会会): the knowledge never doubles it
             else:
                 out.append(token)
         return self._homophones(out), pinyin
 
-    def _latin(self, word: str) -> list[str]:
+    def _english(self, tokens: Sequence[str]) -> bool:
+        """Whether a message is English, so that one syllable in it is a typo (wen is the brand
+        expo), not pinyin (文): two words the knowledge uses that are no pinyin (is, the), no
+        Chinese, and no other word that reads as pinyin of two syllables or more (zongbu)."""
+        latin = [t for t in tokens if t.isascii() and t.isalpha()]
+        if len(latin) < 3 or len(latin) < len(tokens):
+            return False
+        self._phonetic_maps()
+        syllables = set(self._chars)
+        english = 0
+        for t in latin:
+            read = segment_pinyin(t, syllables)
+            if t in self._known:
+                english += read is None
+            elif read is not None and len(read) >= 2:
+                return False
+        return english >= 2
+
+    def _latin(self, word: str, message: Sequence[str] = ()) -> list[str]:
         if len(word) >= 4 and self._words:
             found = process.extractOne(word, self._words, scorer=fuzz.ratio, score_cutoff=85)
             if found:
@@ -647,7 +665,7 @@ class Speller:
             return [word]
         self._phonetic_maps()
         syllables = segment_pinyin(word, set(self._chars))
-        if syllables:
+        if syllables and not (len(syllables) == 1 and self._english(message)):
             return self._pinyin_to_chars(syllables)
         return [word]
 
@@ -726,6 +744,10 @@ _NEVER_FOR = frozenset({("哪", "个"), ("哪", "些"), ("哪", "位"), ("哪", 
 
 def _phonetic(token: str) -> bool:
     return is_cjk_token(token) or (len(token) == 1 and token.isdigit())
+
+
+# Characters Chinese doubles in everyday words (谢谢, 看看, 问问, 说说): not a key typed twice
+_DOUBLED = frozenset("谢看问查试说想听聊讲找")
 
 
 def _same(a: str, b: str) -> bool:

@@ -99,14 +99,17 @@ def mandarin(text: str) -> str:
 
 
 # Cantonese words, each with the Mandarin it reads as (in the asker's traditional script)
-_CANTONESE = {"乜嘢": "什麼", "咩嘢": "什麼", "咩": "什麼", "而家": "現在", "點樣": "怎樣",
+_CANTONESE = {"係唔係": "是不是", "係咪": "是不是",
+              "乜嘢": "什麼", "咩嘢": "什麼", "咩": "什麼", "而家": "現在", "點樣": "怎樣",
               "點解": "為什麼", "幾多": "多少", "邊度": "哪裡", "邊個": "誰", "邊位": "哪位",
               "邊": "哪", "嘅": "的", "咗": "了", "喺": "在", "啲": "些", "係": "是", "冇": "沒有",
               "嚟": "來", "佢": "他", "睇": "看", "唔": "不", "一齊": "一起", "㗎": "", "喎": "",
               "嘞": "", "啩": ""}
-_CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩]|乜嘢|而家|點樣|點解|幾多|邊度|邊個")
+# 係 and 邊 are Mandarin too, but not 係邊幾間 (是哪几家) or 係幾月 (是几月)
+_CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩]|乜嘢|而家|點樣|點解|幾多|邊度|邊個|"
+                             "係[邊咪幾乜點]|邊[幾間]")
 # 邊 as "which" only before what it asks of (not 周邊, 旁邊); 係 not in 關係
-_CANTONESE_RE = re.compile("乜嘢|咩嘢|而家|點樣|點解|幾多|邊度|邊個|邊位|一齊|"
+_CANTONESE_RE = re.compile("係唔係|係咪|乜嘢|咩嘢|而家|點樣|點解|幾多|邊度|邊個|邊位|一齊|"
                            "邊(?=[個度位間啲幾年日天處家一])|(?<![關聯联])係|"
                            "[咩嘅咗喺啲冇嚟佢睇唔㗎喎嘞啩]")
 
@@ -287,8 +290,8 @@ class Normalizer:
     def strip_fillers(self, text: str) -> str:
         """Single-character fillers (呀, 哈, 呢) removed where they end a clause (before
         punctuation, a space or the end), never inside a word (哈尔滨); a spoken 嗯 or 呃
-        where it opens one (voice input: 嗯那个品博会…)."""
-        text = _OPENING_SOUNDS.sub("", text)
+        where it opens one (voice input: 嗯那个品博会…); a clause of thanks (谢谢)."""
+        text = _COURTESY.sub("", _OPENING_SOUNDS.sub("", text))
         if self._end_fillers is None:
             return text
         return self._end_fillers.sub("", text)
@@ -344,6 +347,9 @@ class Normalizer:
 
 # the sounds a speaker opens with: no Chinese word starts with them
 _OPENING_SOUNDS = re.compile(r"(?:^|(?<=[\W_]))[嗯呃]+")
+# thanks that close a message (…全称叫啥？谢谢): gone before spelling repair, which read the
+# doubled 谢 as a key typed twice and its homophones (协) as words
+_COURTESY = re.compile(r"(?:^|(?<=[\W_]))(?:谢谢|多谢|感谢|谢啦)[你您啦了哈呀啊]*(?=[\W_]|$)")
 
 
 # A few recent texts: answering one question reads its base form four or five times

@@ -49,6 +49,8 @@ CASES = [
     ("amount", "两份协议的金额是多少", "兩份協議的金額是多少", "How much money is the agreement worth?"),
     ("ranking", "品牌价值测评结果是什么", "品牌價值測評結果是什麼",
      "What were the results of the brand value evaluation?"),
+    ("frequency", "品博会多久办一次", "品博會多久辦一次", "How often is the expo held?"),
+    ("contact", "总部基地在哪条路几号", "總部基地在哪條路幾號", "What is the address of the base?"),
 ]
 
 
@@ -464,3 +466,38 @@ def test_count_and_list_nouns_are_read_within_their_clause() -> None:
 def test_a_place_in_order_is_no_ranking() -> None:
     assert "ordinal" in asked("集聚区在全国排第几个")
     assert "ranking" in asked("在全国排第几名")
+
+
+def test_how_often_is_told_by_a_yearly_event_not_by_a_date(engine: Engine) -> None:
+    """多久办一次 asks how often, not when: 一年一度 tells it, 2022年12月 does not; "the 2021
+    annual list" asks nothing of the kind."""
+    assert asked("品博会多久办一次") == {"frequency"}
+    assert "frequency" in derive([], "品博会将成为一年一度的会展IP。", [], None).aspects
+    assert "frequency" not in derive([], "品博会计划于2022年12月举办。", [], None).aspects
+    assert "frequency" not in asked("Which companies are on the 2021 annual list?")
+    reply = engine.ask("品博会多久办一次")
+    assert reply.status is Status.ANSWER and "一年一度" in reply.text
+    reply = engine.ask("质量月每年都办吗")  # the article counts the 45th, it never says how often
+    assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"
+    assert "多久一次" in reply.text
+
+
+def test_a_street_number_is_an_address_not_a_day() -> None:
+    assert asked("总部基地在城阳哪条路几号") == {"contact"}
+
+
+def test_which_city_bureaus_asks_which_bureaus_not_where() -> None:
+    assert "where" not in asked("Which city bureaus are involved in the ten tasks?")
+    assert "where" in asked("Which city hosts the expo?")
+
+
+def test_a_list_after_a_colon_counts_its_semicolons() -> None:
+    """做两件事：编制…；启动… is a list of two, so 哪两件事 is told."""
+    answer = "十项重点工作之一是推进法制化建设：编制《实施意见》；启动《促进条例》立法工作。这是计划。"
+    assert aspects.longest_list(answer) == 2
+    assert aspects.longest_list("一句话；另一句话。") == 1
+
+
+def test_a_share_is_no_counted_thing() -> None:
+    """占全省多少比重 asks a share (九分之一), as 比例 does: nothing counted to look for."""
+    assert aspects.counted_all("青岛入选好品山东的占全省多少比重") == []

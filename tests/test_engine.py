@@ -29,6 +29,9 @@ from bot.kb import TZ, EventDate, Knowledge, When
     ("NQI平台服务了多少企业", "nqi-enterprises"),  # mixed Chinese and English
     ("What is the theme of the Quality Month?", "campaign-theme"),
     ("pinbohui shenme shihou juban", "expo-date"),  # pinyin in Latin letters
+    ("NQI zongbu jidi zai na li", "nqi-base-location"),  # one-syllable pinyin among pinyin
+    ("wen is the quality life expo held", "expo-date"),  # among English words, a typo (not 文)
+    ("品博会几月举办？谢谢", "expo-date"),        # thanks after the question
 ])
 def test_typed_the_way_people_type(engine: Engine, question: str, entry_id: str) -> None:
     reply = engine.ask(question)

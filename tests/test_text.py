@@ -97,6 +97,8 @@ def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None
     ("主題活動喺邊度舉行？", "主題活動在哪裡舉行？"),
     ("青島而家有幾多個中國質量獎？", "青島現在有多少個中國質量獎？"),
     ("國家係邊年定咗中國品牌日㗎？", "國家是哪年定了中國品牌日？"),
+    ("青島五朵金花係邊幾間公司？", "青島五朵金花是哪幾間公司？"),  # 係 and 邊 alone are Mandarin too
+    ("品博會係咪免費？", "品博會是不是免費？"),
 ])
 def test_written_cantonese_reads_as_mandarin(cantonese: str, read_as: str) -> None:
     assert mandarin(cantonese) == read_as
@@ -112,6 +114,12 @@ def test_mandarin_is_left_as_it_is(text: str) -> None:
 
 def test_a_spoken_opening_sound_is_no_word(norm: Normalizer) -> None:
     assert norm.tokens("嗯那个品博会") == norm.tokens("那个品博会")
+
+
+def test_thanks_that_close_a_message_are_no_words(norm: Normalizer) -> None:
+    assert norm.base_tokens("品博会几月办？谢谢") == norm.base_tokens("品博会几月办？")
+    assert norm.base_tokens("品博会几月办，多谢您") == norm.base_tokens("品博会几月办，")
+    assert "谢" in norm.base_tokens("感谢信")  # a word, not a clause of thanks
 
 
 @pytest.mark.parametrize(("text", "expected"), [("老百姓", "老百姓"), ("几百家品牌", "几百家品牌"),
