@@ -48,7 +48,7 @@ _ZH: dict[str, str] = {
                  r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
                  r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
-    "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|"
+    "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|有效期|合作期|"
                 r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结束|闭幕|散会|散场)|结束时间|闭幕时间",
     # what a person did before, what a company makes, when a law takes effect: the article
     # gives posts, names and plans, none of these
@@ -63,7 +63,7 @@ _ZH: dict[str, str] = {
     # a sum of money (an agreement's value, an investment): an answer without one does not tell it
     "amount": r"金额|总额|签约额|合同额|投资额|总投资|资金|投资了?多少|投了多少|花了多少|多少亿",
     # whom a person works for (黄克兴是哪家企业的): the article names some people only
-    "affiliation": r"(?:是|在)?哪(?:家|个|一家|一个)(?:企业|公司|单位|部门|机构|学校)的|"
+    "affiliation": r"(?:是|在)?哪(?:家|个|间|一家|一个)(?:企业|公司|单位|部门|机构|学校)的|"
                    r"在哪(?:家|个)?(?:企业|公司|单位)(?:工作|上班|任职)|(?:什么|哪个)单位的|"
                    r"(?:工作|任职|所在)单位",
     # who came first, the prize ranks, the outcome of an evaluation: the article counts the
@@ -561,6 +561,22 @@ def counts(noun: str, plain: str) -> bool:
             return True
         i = plain.find(noun[1], i + 1)
     return False
+
+
+def measure(text: str) -> str | None:
+    """The measure word a "how many" question counts with, when it is a particular one (多少家,
+    几部): 个 and 次 count anything."""
+    m = _MEASURED_RE.search(Normalizer.base(text))
+    return m.group(1) if m else None
+
+
+def counts_measure(word: str, plain: str) -> bool:
+    """Whether an entry's text gives a figure with that measure word (or the generic 个): 三大榜单
+    counts lists, not the 家 of companies on them."""
+    return re.search(rf"\d\s*[万亿余多]*\s*[{word}个]", plain) is not None
+
+
+_MEASURED_RE = re.compile(r"(?:多少|几)([家件部幅项条名位所款种朵批座届])")
 
 
 def without_years(plain: str) -> str:

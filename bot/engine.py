@@ -129,6 +129,8 @@ SPELLER_ANSWER_CHARS = 300_000  # answer text that spelling repair learns from, 
 _CHUNK = 2048  # answers normalised at a time while building (bounds the memory of their tokens)
 _DATE_WORDS = re.compile(r"\d+\s*[年月日时]")
 _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
+_OVERVIEW_WORDS = 4  # a question "about" a name only has at most so many words of its own
+_FUNCTION_CHARS = frozenset("是的了吗呢吧啊这那个次些有在和与及")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _PART = "part"  # among an entry's missing aspects: it tells only part of what is asked
@@ -558,6 +560,7 @@ class Engine:
         head = []
         nouns = aspects.counted_all(typed or text) if "how_many" in asked and text else []
         english = aspects.counted_en(typed) if "how_many" in asked and not nouns else []
+        unit = aspects.measure(text) if "how_many" in asked and text and not nouns else None
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
@@ -571,6 +574,8 @@ class Engine:
                 # a number of something else; or of one of two things asked: then the entry
                 # answers part of the question, and "the report does not say" would be untrue
                 missing = missing | ({"how_many", _PART} if any(counted) else {"how_many"})
+            elif unit is not None and not aspects.counts_measure(unit, self._answer_counts(r.entry)):
+                missing = missing | {"how_many"}  # 名单一共多少家 of an entry counting lists
             if thing is not None and (not aspects.names(thing, self._plain(r.entry))
                                       or any(thing in i for i in self._tallies(r.entry))):
                 missing = missing | {"which"}  # a list of something else
@@ -654,14 +659,15 @@ class Engine:
         if joined.find("提名") >= 0 or "nominat" in joined:
             return False  # the question asks of the nominations (不是提名 asks of the award)
         named = self.normalizer.named_tokens
-        answer = self._answer_tokens(entry)
+        answer = self._answer_tokens(entry)  # English names are the same group tokens
         for t in dict.fromkeys(tokens):
             if t not in named:
                 continue
             at = [j for j, a in enumerate(answer) if a == t]
-            # 第四届中国质量奖评选中 speaks of the contest, not of who won the award
-            if at and all("".join(answer[j + 1:j + 3]) in _WITHIN for j in at) and any(
-                    "".join(answer[j + 1:j + 3]) == "提名" for j in at):
+            # 第四届中国质量奖评选中 speaks of the contest, not of who won the award; nor does
+            # a count of it (中国质量奖1个) name the winner
+            after = ["".join(answer[j + 1:j + 3]) for j in at]
+            if at and all(a in _WITHIN or a[:1].isdigit() for a in after) and "提名" in after:
                 return True
         return False
 
@@ -677,6 +683,11 @@ class Engine:
 
     def _counted(self, entry: Entry) -> str:
         return self._derived("counted", entry, lambda e: aspects.without_years(self._plain(e)))
+
+    def _answer_counts(self, entry: Entry) -> str:
+        """The answer alone, years blanked: phrasings say 3个榜单 of what the answer calls 三大榜单."""
+        return self._derived("answer_counts", entry, lambda e: aspects.without_years(
+            Normalizer.base(e.answer.zh)))
 
     def _tallies(self, entry: Entry) -> tuple[str, ...]:
         return self._derived("tallies", entry, lambda e: aspects.tallies(e.answer.zh))
@@ -772,8 +783,11 @@ class Engine:
         the thing's overview first when it is among the first few, not the entry whose
         phrasing happens to be closest (its date)."""
         names = [t for t in dict.fromkeys(tokens) if t in self.normalizer.named_tokens]
-        if len(names) != 1:
-            return ranked
+        asked_words = self.normalizer.question_tokens
+        own = [t for t in tokens if t not in names and t not in asked_words
+               and t not in _FUNCTION_CHARS]
+        if len(names) != 1 or len(own) > _OVERVIEW_WORDS:
+            return ranked  # 办品博会是想把青岛打造成啥 asks something of it, in words of its own
         overview = self._overview(names[0])
         for i, r in enumerate(ranked[1:DEPTH], start=1):
             if r.entry is overview and ranked[0].score - r.score <= _OVERVIEW_WITHIN:
@@ -854,9 +868,15 @@ class Engine:
         """The best entry on the question's subject when it lacks what is asked (the expo's
         ticket price); None when it tells it, or when no entry near the top is on the subject.
         (The re-ranking has already put an entry of the subject that tells it first.)"""
-        first = next((r for r in ranked[:DEPTH] if self._subject_known(r, tokens)), None)
-        return first if first is not None and first.missing and _PART not in first.missing \
-            else None
+        at = next((i for i, r in enumerate(ranked[:DEPTH]) if self._subject_known(r, tokens)), None)
+        if at is None:
+            return None
+        first = ranked[at]
+        named = any(t in self.normalizer.named_tokens for t in tokens)
+        if any(not r.missing and r.explained >= first.explained
+               and (not named or self._shared_names(r, tokens)) for r in ranked[:at]):
+            return None  # one above, on the same things, tells all that is asked: "did you mean"
+        return first if first.missing and _PART not in first.missing else None
 
     def _not_in_source(self, top: _Scored, ranked: list[_Scored], tokens: list[str],
                        lang: str) -> Reply:

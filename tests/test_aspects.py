@@ -501,3 +501,35 @@ def test_a_list_after_a_colon_counts_its_semicolons() -> None:
 def test_a_share_is_no_counted_thing() -> None:
     """占全省多少比重 asks a share (九分之一), as 比例 does: nothing counted to look for."""
     assert aspects.counted_all("青岛入选好品山东的占全省多少比重") == []
+
+
+def test_a_count_with_a_particular_measure_word_needs_a_figure_with_it(engine: Engine) -> None:
+    """名单一共多少家 counts the companies on a list: 三大榜单 counts lists, so the entry does
+    not tell it; 老字号有多少家 is told by 中华老字号19个 (个 counts anything)."""
+    assert aspects.measure("高端品牌培育企业名单一共多少家") == "家"
+    assert aspects.measure("现场发布了几个榜单") is None
+    assert not aspects.counts_measure("家", "现场发布3大榜单")
+    assert aspects.counts_measure("家", "中华老字号19个")
+    assert engine.ask("高端品牌培育企业名单一共多少家").status is not Status.ANSWER
+    reply = engine.ask("老字号有多少家")
+    assert reply.status is Status.ANSWER and "19" in reply.text
+
+
+def test_how_long_an_agreement_runs_is_a_duration() -> None:
+    assert "duration" in asked("会上签的那两份协议有效期几年")
+
+
+def test_a_count_of_an_award_names_no_winner(engine: Engine) -> None:
+    """"1 China Quality Award" among the nominations names no company that won it."""
+    reply = engine.ask("Which company won the China Quality Award in Qingdao?")
+    assert reply.status is not Status.ANSWER
+
+
+def test_an_entry_that_tells_it_above_the_subject_gets_did_you_mean_not_no(engine: Engine) -> None:
+    """总部基地在全国算第几家: the first two entries tell it (全国第一家); the base's location
+    entry, further down, does not — "the report does not say" would be untrue."""
+    reply = engine.ask("总部基地在全国算第几家")
+    assert reply.kind != "detail_not_in_source"
+    assert reply.status is Status.ANSWER or reply.suggestions[0].entry_id == "nqi-first-in-country"
+    # a founding year no entry of 中车四方 gives is still the honest reply
+    assert engine.ask("中车四方是哪一年成立的").kind == "detail_not_in_source"

@@ -450,3 +450,18 @@ def test_a_belief_check_is_read_as_the_question_it_stands_for(engine: Engine, qu
         ("青岛的中华老字号是几个", "品博会是几月办的"))
     reply = engine.ask(question)
     assert reply.status is Status.ANSWER and fact in reply.text
+
+
+def test_a_question_with_words_of_its_own_is_not_sent_to_the_overview(engine: Engine) -> None:
+    """办品博会是想把青岛打造成啥 asks what the expo is for, not what it is."""
+    reply = engine.ask("办品博会是想把青岛打造成啥")
+    first = reply.entry_id if reply.status is Status.ANSWER else reply.suggestions[0].entry_id
+    assert first == "expo-ambition"
+    assert engine.ask("品博会介绍一下").entry_id == "expo-overview" or \
+        engine.ask("品博会介绍一下").suggestions[0].entry_id == "expo-overview"
+
+
+def test_dates_an_answer_gives_of_other_things_tell_no_when(engine: Engine) -> None:
+    """expo-role states its aspects: its 2017 and July 2021 date China Brand Day and a policy."""
+    reply = engine.ask("品博会定在几月份办")
+    assert reply.status is Status.ANSWER and reply.entry_id == "expo-date"
