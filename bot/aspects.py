@@ -22,17 +22,17 @@ from bot.text import Normalizer, char_pinyin
 ASPECTS = ("when", "day", "hours", "where", "who", "how_many", "which", "what", "why", "join",
            "contact", "price", "eligibility", "age", "founded", "hometown", "full_list",
            "duration", "ranking", "career", "business", "in_force", "area", "amount",
-           "affiliation", "ordinal", "frequency")
+           "affiliation", "ordinal", "frequency", "said")
 
 # The aspects that name a precise detail: asked and not told by the subject's entries, the
 # reply says the report does not give it (never the subject's description as if it did).
 DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which", "join",
                      "contact", "price", "eligibility", "age", "founded", "hometown",
                      "full_list", "duration", "ranking", "career", "business", "in_force",
-                     "area", "amount", "affiliation", "ordinal", "frequency"})
+                     "area", "amount", "affiliation", "ordinal", "frequency", "said"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座回趟遍间"  # measure words counted with 几
-_FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂)"
+_FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂|开工|动工|建成|落成|竣工|启用|投用|上线)"
 _WHEN_Q = r"(?:哪年|哪一年|什么时候|何时|啥时候|几几年|哪个年代|多少年)"
 _ZH: dict[str, str] = {
     # The year a company or body was set up: the article gives it for the China Quality Award
@@ -46,7 +46,7 @@ _ZH: dict[str, str] = {
     "full_list": r"完整(?=的?(?:名单|列表|清单|榜单|名录))|完整地?列|列完整|全部|"
                  r"所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
                  r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
-                 r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)",
+                 r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)|除了.{1,20}其[他余]\S{0,12}(?:谁|哪|什么)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
     "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|有效期|合作期|"
                 r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结束|闭幕|散会|散场)|结束时间|闭幕时间",
@@ -57,7 +57,8 @@ _ZH: dict[str, str] = {
     "business": r"(?:做|生产|卖|经营)(?:什么|啥|哪些)(?:产品|东西)|主营|主要产品|主打产品|旗下|"
                 r"(?:公司|企业|集团|厂)是?(?:做|干)(?:什么|啥)的|"
                 r"属于哪个(?:集团|公司)",
-    "in_force": r"(?:什么时候|何时|哪天|哪年|啥时候|几时)\S{0,4}(?:正式)?(?:实施|施行|生效|落地|颁布|通过)|"
+    "in_force": r"(?:什么时候|何时|哪天|哪年|啥时候|几时)\S{0,4}(?:正式)?"
+                r"(?:实施|施行|生效|落地|颁布|通过|印发|出台)|"
                 r"实施时间|施行日期|生效日期|生效时间",
     "area": r"面积|占地|多少平方|几平方|平方米|多少亩|几亩|多少公顷",
     # a sum of money (an agreement's value, an investment): an answer without one does not tell it
@@ -70,11 +71,12 @@ _ZH: dict[str, str] = {
     # winners and names the tasks, it ranks no one
     "ranking": r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|亚军|季军|第[一二三\d]名|前[三五十\d]名|前几名|"
                r"排(?:在|名)?第[一二三\d]|排(?:在|名)?第几名|第几名|"
-               r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样",
+               r"名次|排名|评选结果|测评结果|比赛结果|结果是什么|结果如何|什么结果|结果怎么样|"
+               r"(?:公布|揭晓|出)\S{0,2}结果|结果\S{0,2}(?:公布|出来|揭晓)",
     "price": r"(?:门票|票|入场|参观|参展|展位|报名|服务|检测|认证).{0,4}多少钱|门票|票价|费用|收费|"
              r"价格|价钱|免费|花钱|要钱|几块钱|几元|奖金|学费|报酬|预算|交费|缴费|付费|交钱",
     "contact": r"电话|热线|联系方式|联系人|怎么联系|如何联系|联系谁|网址|网站|官网|网页|链接|"
-               r"哪条[路街](?:\S{0,2}几号)?|[路街道]\d*几号|门牌|几号楼|地址|邮箱|邮件|微信|公众号|二维码|(?<![a-z])app(?![a-z])",
+               r"哪条[路街](?:\S{0,2}几号)?|哪个(?:街道|社区|镇|村)|[路街道]\d*几号|门牌|几号楼|地址|邮箱|邮件|微信|公众号|二维码|(?<![a-z])app(?![a-z])",
     "hours": r"几点|营业时间|开放时间|开门|关门|闭馆|开馆|闭幕时间|开幕时间|上午|下午|晚上",
     "day": r"几号|哪天|哪一天|哪日|哪一日|几月几|具体日期|具体哪|具体时间|星期几|周几|礼拜几",
     "when": r"(?:在|于)?(?:什么时候|啥时候|何时|几时|多会|哪年|哪一年|几月份?|哪个月份?|哪月)|"
@@ -94,13 +96,21 @@ _ZH: dict[str, str] = {
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
-    "how_many": rf"多少|几多|(?<!哪)几[{_M}]|数量|有几|多大规模|规模|总数",
+    # 那几个“人人”是什么 points at the few the report names: which, not how many
+    "how_many": rf"多少|几多|(?<![哪那])几[{_M}]|数量|有几|多大规模|规模|总数",
     # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
     "ordinal": r"第几(?!名)",
+    # what someone said or shared (青岛啤酒分享的质量提升密码具体讲了啥): an answer that only
+    # says they spoke does not tell it
+    "said": r"(?:讲|说|分享|谈|提)(?:了|的)(?:些)?(?:啥|什么)|具体(?:讲|说|分享|谈)(?:了|的)|"
+            r"(?:讲|说|分享|谈)的(?:内容|是什么|是啥)|怎么(?:说|讲)的|(?:发言|讲话|演讲|分享)(?:的)?内容|"
+            r"密码(?:具体)?是(?:什么|啥)",
     # 多久办一次 asks how often, not when: told by 一年一度 or 每年, not by a date
     "frequency": r"(?:多久|多长时间|隔多久)\S{0,3}[1一][次届回]|几年[1一][次届回]|[1一]年(?:几|多少)[次届回]|"
                  r"每年都|年年都|是不是每年|是否每年|每年(?:办|举办|举行|开|搞|有)吗|[1一]年[1一]度(?:吗|的吗|嘛)",
-    "which": r"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|"
+    "which": rf"哪些|哪几|有什么|有哪|包括|包含|列出|全部|名单|清单|都有|分别|哪方面|边几|边啲|那几[{_M}]|"
+             # 那2个中国世界名牌产品是啥产品 asks which products
+             r"是(?:啥|什么|哪些|哪几)(?=产品|企业|品牌|公司|单位|项目|作品)|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
              r"都是(?:啥|什么|哪)|"
@@ -153,9 +163,12 @@ _EN: dict[str, str] = {
              r"department|government|agenc|office|official|leader|level|authorit|organ)))\b",
     "who": r"\b(?:who|whom|whose|which compan\w*|which organi[sz]ations?|which firms?|"
            r"which institutions?|which departments?|by whom)\b",
-    "how_many": r"\b(?:how many|how much|number of|how large|how big|what rank)\b",
+    "how_many": r"\b(?:how many|how much|number of|how large|how big|what rank|percentage|per ?cent|"
+                r"exact (?:\w+ )?rate)\b",
     "which": r"\b(?:which|list|what are the|what were the|name the|all the)\b",
     "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
+    "said": r"\b(?:what did \w+(?: \w+){0,4} (?:say|share|tell|talk about)|what (?:was|were) "
+            r"(?:said|shared)|content of (?:his|her|their|the) (?:speech|talk|presentation|sharing))\b",
     # not "the 2021 annual list": only an event said to recur
     "frequency": r"\b(?:how often|how frequently|once a year|(?:every|each) year\?|yearly|"
                  r"(?:held|happen\w*|take place|run) (?:every|each) year|held annually|"
@@ -174,8 +187,8 @@ _HAS_CJK = re.compile("[\u3400-\u9fff]")
 _HAS_LATIN = re.compile("[a-z]")
 # Matched first and blanked out, so that 多少钱 is not also "how many", 开放时间 not "when",
 # and 哪里报名 not "where".
-_FIRST = ("founded", "hometown", "frequency", "duration", "ranking", "career", "business", "in_force", "area",
-          "amount", "affiliation", "ordinal",
+_FIRST = ("founded", "hometown", "frequency", "said", "duration", "ranking", "career", "business",
+          "in_force", "area", "amount", "affiliation", "ordinal",
           "price", "contact", "hours", "day", "age", "eligibility", "join", "why")
 
 
@@ -289,16 +302,20 @@ _WHY_RE = re.compile(r"为了|旨在|目的|意义|作用|助力|推动|促进|�
 _ELIGIBLE_RE = re.compile(r"条件|资格|面向|适用|凡是|均可")
 _AGE_RE = re.compile(r"\d+\s*岁")
 # 2017年成立, and 2017年，国家确定…为 (a few words between the year and the verb)
-_FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|建立)于\s*\d{4}|"
-                         r"\d{4}\s*年，?[^，。；]{0,8}?(?:成立|创立|创办|设立|组建|始建|创建|确定)")
+_FOUNDED_RE = re.compile(r"(?:成立|创立|创办|设立|组建|始建|创建|建立|建成|落成|启用)于\s*\d{4}|"
+                         r"\d{4}\s*年，?[^，。；]{0,8}?(?:成立|创立|创办|设立|组建|始建|创建|确定|"
+                         r"建成|落成|启用|开工)")
 _HOMETOWN_RE = re.compile(r"籍贯|人氏|出生于|生于|老家")
 _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|第[一二三\d]名|排名第|名列|名次|"
                          r"评选结果|测评结果")
+# what was said: a quotation, or a verb of saying with its content
+_SAID_RE = re.compile(r"表示|指出|强调|认为|提出|说|称|“[^”]{8,}”|介绍(?:了|说)?[^。]{12,}")
 _FREQUENCY_RE = re.compile(r"每年|[1一]年[1一]度|[1一]年[1一]次|每[两2-9]年")
 _ORDINAL_RE = re.compile(r"第\s*\d+|首[个家批届次座位]|首届|唯一|全国首|第一")
 _CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
 _BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
-_IN_FORCE_RE = re.compile(r"(?:起|正式)(?:实施|施行|生效)|自\S{0,12}起施行")
+_IN_FORCE_RE = re.compile(r"(?:起|正式)(?:实施|施行|生效)|自\S{0,12}起施行|"
+                          r"\d\s*[年月日]\S{0,12}(?:印发|出台|颁布)")
 _AMOUNT_RE = re.compile(r"\d\s*(?:万|亿)*\s*(?:元|美元)")
 _AREA_RE = re.compile(r"\d\s*(?:万)?(?:平方米|平方公里|亩|公顷)|占地")
 _DURATION_RE = re.compile(r"\d+\s*天|为期|\d+\s*日至\s*\d+\s*日|\d+日[-—~～到]\d+日")
@@ -345,6 +362,7 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
               ("affiliation", bool(_WHO_RE.search(base))),
               ("ordinal", bool(_ORDINAL_RE.search(base))),
               ("frequency", bool(_FREQUENCY_RE.search(base))),
+              ("said", bool(_SAID_RE.search(base))),
               ("full_list", bool(_LIST_RE.search(answer)) and not _CUT_LIST_RE.search(answer)))
     for name, found in checks:
         if found:
@@ -357,6 +375,8 @@ def derive(phrasings: list[str], answer: str, dated: list[str], stated: list[str
 
 
 _COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
+# 多少次服务: the measure word a counted noun comes with
+_UNIT_OF_RE = re.compile(rf"(?:多少|几多|几)([{_M}])([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
                         "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共"})
 
@@ -538,11 +558,22 @@ _GENERIC_LISTS = frozenset({
     "要求", "条件", "重点", "任务", "领域", "标题", "名称", "题目", "厂子", "厂家", "工厂", "厂商"})
 
 
-def counts(noun: str, plain: str) -> bool:
+def units(text: str) -> dict[str, str]:
+    """The measure word each counted noun comes with (多少次服务 → 服务: 次)."""
+    return {m.group(2): m.group(1) for m in _UNIT_OF_RE.finditer(Normalizer.base(text))}
+
+
+def counts(noun: str, plain: str, unit: str | None = None) -> bool:
     """Whether an entry's text (``plain``, base form, best :func:`without_years`) gives a
-    number of ``noun`` (:func:`counted`): for people, a number of people (2022年 is not one)."""
+    number of ``noun`` (:func:`counted`): for people, a number of people (2022年 is not one).
+    With the question's measure word, a figure counted in it anywhere in the noun's sentence
+    does (…知识产权服务及开展质量诊断、质量提升10万余次)."""
     if noun == "人":
         return bool(_PEOPLE_COUNT_RE.search(plain))
+    if unit is not None and noun in plain and any(
+            noun in sentence and re.search(rf"\d\s*[万亿余多]*\s*{unit}", sentence)
+            for sentence in re.split(r"[。；;]", plain)):
+        return True
     if noun in plain:
         # a number near it (10家企业, 企业400家左右): "企业代表" with no figure counts nothing
         return any(_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
@@ -629,7 +660,7 @@ def _inline_items(clause: str) -> int:
     return clause.count("、") + 1 + (1 if _LAST_JOIN_RE.search(last) else 0)
 
 
-_LAST_JOIN_RE = re.compile(r"[^、]{2,}[和与及][^、]{2,}")
+_LAST_JOIN_RE = re.compile(r"[^、]{2,}(?:[和与及]|联合|会同)[^、]{2,}")
 
 
 _ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[（(][一二三四五六七八九十\d]+[)）]|[-*•])", re.MULTILINE)

@@ -132,6 +132,7 @@ _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 _OVERVIEW_WORDS = 4  # a question "about" a name only has at most so many words of its own
 _FUNCTION_CHARS = frozenset("是的了吗呢吧啊这那个次些有在和与及")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
+_TELLER_WITHIN = 5.0  # how close below an entry telling what is asked keeps "no" from being said
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _PART = "part"  # among an entry's missing aspects: it tells only part of what is asked
 _NOT_NOMINATED_RE = re.compile("(?:不是|不算|非|除了|不要|不含)提名")
@@ -300,7 +301,7 @@ class Engine:
         entry accounts for. A part is weighed by its own words (the subject they share is no
         test), against the entries already ranked: searching again for each part of every
         two-question FAQ message cost the p99."""
-        if len(text) > _TWO_PARTS_UP_TO:
+        if len(text) > (_TWO_PARTS_UP_TO if text.isascii() else _TWO_PARTS_UP_TO_ZH):
             return None
         parts = [p for p in _PARTS_RE.split(mandarin(text)) if _QUESTION_WORD_RE.search(p) or _asks(p)]
         if len(parts) < 2:
@@ -353,9 +354,9 @@ class Engine:
         elif ranked:
             ranked = self._overview_first(ranked, tokens)
         return Reading(tokens, asked, ranked, lang, aspects.spans(text) if every else None,
-                       self._core(text), checked or None)
+                       self._core(text, repaired=fixed != base), checked or None)
 
-    def _core(self, text: str) -> list[str] | None:
+    def _core(self, text: str, repaired: bool = True) -> list[str] | None:
         """The tokens the decision weighs, when a question first sets the scene (我在做青岛品牌
         的PPT，…，青岛有多少个中国名牌产品?): the clauses that ask, and of the others only the
         knowledge's named things. Their everyday words (PPT, 展位设计, 外地朋友) are no part
@@ -372,7 +373,9 @@ class Engine:
         scene = [t for c, a in zip(clauses, asks, strict=True) if not a
                  for t in self.normalizer.tokens(c) if t in named]
         asking = "".join(c for c, a in zip(clauses, asks, strict=True) if a)
-        fixed, _ = self.speller.correct(self.normalizer.base_tokens(asking))
+        fixed = self.normalizer.base_tokens(asking)
+        if repaired:  # a part of a text that needed no spelling repair needs none either
+            fixed, _ = self.speller.correct(fixed)
         tokens = self.normalizer.tokens_from_base(fixed)
         tokens += self._asking_tokens(aspects.asked(asking), tokens)
         return scene + [t for t in tokens if t not in scene]
@@ -561,6 +564,7 @@ class Engine:
         nouns = aspects.counted_all(typed or text) if "how_many" in asked and text else []
         english = aspects.counted_en(typed) if "how_many" in asked and not nouns else []
         unit = aspects.measure(text) if "how_many" in asked and text and not nouns else None
+        per = aspects.units(typed or text) if nouns else {}
         # "26家品牌都有哪些", "2家500强是哪两家": a list of 26 (or 2) is asked; an answer
         # naming two of them (or only counting them) lacks it.
         listed = aspects.stated_count(text) if asked & {"which", "full_list"} else 0
@@ -568,7 +572,7 @@ class Engine:
         title = aspects.office(text) if text else None  # 校长叫啥 asks who, too
         for r in ranked[:DEPTH * 2]:
             missing = asked - self.told(r.entry).aspects
-            counted = [aspects.counts(n, self._counted(r.entry)) for n in nouns] or [
+            counted = [aspects.counts(n, self._counted(r.entry), per.get(n)) for n in nouns] or [
                 aspects.counts_en(n, r.entry.answer.en or "") for n in english]
             if not all(counted):
                 # a number of something else; or of one of two things asked: then the entry
@@ -873,9 +877,11 @@ class Engine:
             return None
         first = ranked[at]
         named = any(t in self.normalizer.named_tokens for t in tokens)
-        if any(not r.missing and r.explained >= first.explained
-               and (not named or self._shared_names(r, tokens)) for r in ranked[:at]):
-            return None  # one above, on the same things, tells all that is asked: "did you mean"
+        if any(not r.missing and (r.explained >= first.explained if i < at
+                                  else r.score >= first.score - _TELLER_WITHIN)
+               and (not named or self._shared_names(r, tokens))
+               for i, r in enumerate(ranked[:DEPTH]) if i != at):
+            return None  # one near it, on the same things, tells all that is asked: "did you mean"
         return first if first.missing and _PART not in first.missing else None
 
     def _not_in_source(self, top: _Scored, ranked: list[_Scored], tokens: list[str],
@@ -896,10 +902,12 @@ class Engine:
             lang = lang if lang != "en" else "zh"
             subject = group[0] if group else _common(Normalizer.base(" ".join(tokens)) if not
                                                      group else "", entry) or "这一点"
-            said = _first_sentence(entry.answer.zh)
-        template = self.message("detail_not_in_source", lang)
-        text = template.format(subject=self._script(subject, lang), detail=self._script(detail, lang),
-                               said=self._script(said, lang) if lang != "en" else said)
+            said = _first_sentence(self._answer_script(entry, lang))  # converted once per entry
+        # filled in simplified, then put in the asker's script once (each piece on its own
+        # was four conversions, a tenth of the whole question); the quoted sentence last
+        text = say("detail_not_in_source", lang, self.knowledge.smalltalk.messages,
+                   subject=subject, detail=detail, max_chars=MAX_QUESTION_CHARS
+                   ).replace("{said}", said)
         return Reply(Status.FALLBACK, text, lang, kind="detail_not_in_source",
                      score=float(top.score), suggestions=(self.suggestion(entry, lang),))
 
@@ -998,6 +1006,7 @@ _QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么
                                r"where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
 _TWO_PARTS_UP_TO = 120  # characters: longer messages tell a story around one question
+_TWO_PARTS_UP_TO_ZH = 45  # in Chinese, where a character says what an English word does
 # a part the answer's entry accounts for less than 0.6 of (English "how … will the … be" is
 # half of any English phrasing), and another entry for 0.3 more
 _PART_EXPLAINED, _PART_LEAD = 0.6, 0.3

@@ -462,6 +462,7 @@ MESSAGES: dict[str, Text] = {
     "aspect.affiliation": ("所在单位", "employer or organisation"),
     "aspect.ordinal": ("排序（第几）", "place in order"),
     "aspect.frequency": ("举办频率（多久一次）", "how often it happens"),
+    "aspect.said": ("讲话或分享的具体内容", "what was said or shared"),
 }
 
 

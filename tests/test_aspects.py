@@ -51,6 +51,14 @@ CASES = [
      "What were the results of the brand value evaluation?"),
     ("frequency", "品博会多久办一次", "品博會多久辦一次", "How often is the expo held?"),
     ("contact", "总部基地在哪条路几号", "總部基地在哪條路幾號", "What is the address of the base?"),
+    ("said", "青岛啤酒分享的质量提升密码具体讲了啥", "青島啤酒分享的質量提升密碼具體講了啥",
+     "What did Tsingtao Brewery share at the event?"),
+    ("ranking", "质量创新大赛什么时候公布结果", "質量創新大賽什麼時候公佈結果",
+     "What were the results of the innovation contest?"),
+    ("in_force", "实施意见什么时候正式印发", "實施意見什麼時候正式印發",
+     "When does the brand law take effect?"),
+    ("founded", "总部基地是哪一年开工的", "總部基地是哪一年開工的", "When was COSMOPlat founded?"),
+    ("how_many", "食品抽检合格率是多少", "食品抽檢合格率是多少", "What percentage was the pass rate?"),
 ]
 
 
@@ -533,3 +541,33 @@ def test_an_entry_that_tells_it_above_the_subject_gets_did_you_mean_not_no(engin
     assert reply.status is Status.ANSWER or reply.suggestions[0].entry_id == "nqi-first-in-country"
     # a founding year no entry of 中车四方 gives is still the honest reply
     assert engine.ask("中车四方是哪一年成立的").kind == "detail_not_in_source"
+
+
+def test_what_was_said_is_told_only_by_what_was_said(engine: Engine) -> None:
+    """The nominees "shared their secret of quality improvement": the report gives no word
+    of it, so asked what it was, the reply says so (and offers the entry)."""
+    told = derive([], "青啤集团、中车四方、超银中学分享了质量提升密码。", [], None).aspects
+    assert "said" not in told
+    assert "said" in derive([], "袁瑛政表示，只有高标准，才有高质量发展。", [], None).aspects
+    reply = engine.ask("青岛啤酒分享的质量提升密码具体讲了啥")
+    assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"
+
+
+def test_a_figure_in_the_measure_asked_counts_anywhere_in_its_sentence() -> None:
+    """多少次服务: 服务…10万余次 in one sentence gives it, though the figure is far from 服务."""
+    plain = "平台累计为企业提供检验检测、标准、计量、认证、知识产权服务及开展质量诊断、质量提升10万余次"
+    assert aspects.units("平台累计提供了多少次服务") == {"服务": "次"}
+    assert aspects.counts("服务", plain, "次")
+    assert not aspects.counts("服务", plain, "家")
+
+
+def test_those_few_ask_which_not_how_many() -> None:
+    """那几个“人人”是什么 points at the ones the report names; 那2个…是啥产品 asks which two."""
+    assert "how_many" not in asked("故事大赛想营造的氛围，那几个“人人”是什么")
+    assert "which" in asked("故事大赛想营造的氛围，那几个“人人”是什么")
+    assert "which" in asked("青岛那2个中国世界名牌产品是啥产品")
+    assert "full_list" in asked("除了新前湾港和雷神，其他拿市长质量奖的企业是哪些")
+
+
+def test_two_joined_by_lianhe_are_a_list_of_two() -> None:
+    assert aspects.longest_list("总部基地由城阳区委区政府联合青岛市市场监管局共同建设。") == 2
