@@ -45,14 +45,15 @@ _ZH: dict[str, str] = {
     # 完整职务 asks a person's whole title, 完整是怎么说的 a whole quotation: not a list
     "full_list": r"完整(?=的?(?:名单|列表|清单|榜单|名录))|完整地?列|列完整|全部|"
                  r"所有的?(?:企业|品牌|单位|名单|获奖)|全都|一一|名单是什么|"
-                 r"具体是哪[\d两几]+|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
+                 r"具体是哪[\d两几]+|名单(?:能|可以|可不可以)?(?:给|发|提供|列)|哪[两\d]+[个家件项条所位名款种]|列一下|列举(?![的了])|罗列|列个|列出来|"
                  r"除了.{1,20}还有(?:谁|哪|什么|别的|其他)|除了.{1,20}其[他余]\S{0,12}(?:谁|哪|什么)",
     # when it ended is how long it lasted: an answer giving the start only tells neither
     "duration": r"几天|多少天|多长时间|为期多|持续多|天数|办多久|开多久|有效期|合作期|"
-                r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结束|闭幕|散会|散场)|结束时间|闭幕时间",
+                r"(?:几点|什么时候|何时|啥时候)\S{0,2}(?:结[束速]|闭幕|散会|散场)|结束时间|闭幕时间",
     # what a person did before, what a company makes, when a law takes effect: the article
     # gives posts, names and plans, none of these
     "career": r"(?:之前|以前|曾经|过去|原来|此前)\S{0,6}(?:工作|任职|担任|在哪|干什么|做什么|干过)|"
+              r"(?:哪年|哪一年|什么时候|何时|啥时候)\S{0,3}(?:当上|当选|担任|上任|就任|出任)|"
               r"履历|简历|工作经历",
     "business": r"(?:做|生产|卖|经营)(?:什么|啥|哪些)(?:产品|东西)|主营|主要产品|主打产品|旗下|"
                 r"(?:公司|企业|集团|厂)是?(?:做|干)(?:什么|啥)的|"
@@ -85,7 +86,7 @@ _ZH: dict[str, str] = {
             r"月份|什么时间|多久|哪个时候|截[止至](?!目前|现在|今天|当前)|期限",
     "age": r"多大(?:年纪|岁数|了|岁)|年纪|年龄|几岁|岁数|属什么",
     "eligibility": r"条件|资格|门槛|谁可以|谁能|什么人可以|哪些人可以|能不能参加|可以参加吗|"
-                   r"能参加吗|有什么要求|要求是什么|适合谁|面向谁|面向哪些",
+                   r"能参加吗|有什么要求|要求是什么|适合谁|面向谁|面向哪些|怎么认定|如何认定|认定标准|认定条件",
     "join": r"(?:怎么|怎样|如何|咋|哪里|在哪|去哪|从哪|通过什么)\S{0,4}"
             r"(?:报名|申报|预约|参加|参与|参赛|投稿|申请|提交|报送|加入|登记)|"
             r"报名|申报流程|申报方式|预约方式|参赛方式|投稿方式|入口",
@@ -104,7 +105,7 @@ _ZH: dict[str, str] = {
     # says they spoke does not tell it
     "said": r"(?:讲|说|分享|谈|提)(?:了|的)(?:些)?(?:啥|什么)|具体(?:讲|说|分享|谈)(?:了|的)|"
             r"(?:讲|说|分享|谈)的(?:内容|是什么|是啥)|怎么(?:说|讲)的|(?:发言|讲话|演讲|分享)(?:的)?内容|"
-            r"密码(?:具体)?是(?:什么|啥)",
+            r"密码(?:具体)?是(?:什么|啥|哪)",
     # 多久办一次 asks how often, not when: told by 一年一度 or 每年, not by a date
     "frequency": r"(?:多久|多长时间|隔多久)\S{0,3}[1一][次届回]|几年[1一][次届回]|[1一]年(?:几|多少)[次届回]|"
                  r"每年都|年年都|是不是每年|是否每年|每年(?:办|举办|举行|开|搞|有)吗|[1一]年[1一]度(?:吗|的吗|嘛)",
@@ -167,7 +168,7 @@ _EN: dict[str, str] = {
                 r"exact (?:\w+ )?rate)\b",
     "which": r"\b(?:which|list|what are the|what were the|name the|all the)\b",
     "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
-    "said": r"\b(?:what did \w+(?: \w+){0,4} (?:say|share|tell|talk about)|what (?:was|were) "
+    "said": r"\b(?:what (?:exactly )?did \w+(?: \w+){0,4} (?:say|share|tell|talk about)|what (?:was|were) "
             r"(?:said|shared)|content of (?:his|her|their|the) (?:speech|talk|presentation|sharing))\b",
     # not "the 2021 annual list": only an event said to recur
     "frequency": r"\b(?:how often|how frequently|once a year|(?:every|each) year\?|yearly|"
@@ -618,7 +619,7 @@ def without_years(plain: str) -> str:
 
 _DIGIT_RE = re.compile(r"\d")
 _COUNT_YEAR_RE = re.compile(r"(?:19|20)\d\d\s*年")
-_STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[个家件项条所位名款种部幅朵]")
+_STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[余多]?\s*[个家件项条所位名款种部幅朵]")
 
 
 def stated_count(text: str) -> int:
@@ -628,14 +629,15 @@ def stated_count(text: str) -> int:
     found += [_EN_NUMBERS.get(n, 0) if not n.isdigit() else int(n)
               for n in _EN_STATED_RE.findall(base)]  # "which two companies"
     found += [_ZH_NUMBERS.get(n, 0) for n in _WHICH_N_RE.findall(base)]  # 哪两家 (两 stays)
-    return max((n for n in found if n < 1000), default=0)
+    return max(found, default=0)
 
 
 _EN_NUMBERS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
 _ZH_NUMBERS = {w: i for i, w in enumerate("零一两三四五六七八九十") if i} | {"二": 2}
 _WHICH_N_RE = re.compile(r"哪([两二三四五六七八九十])\s*[个家件项条所位名款种部幅朵]")
-_EN_STATED_RE = re.compile(r"\bwhich (two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
+_EN_STATED_RE = re.compile(r"\b(?:which |list of (?:the |all (?:the )?)?|all (?:of )?the )"
+                           r"(two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
 
 
 def longest_list(answer: str) -> int:

@@ -197,13 +197,35 @@ def fit_rule(x: np.ndarray, y: np.ndarray, wrong_share: float = 0.01,
     return chosen if best[0] >= 0 else fallback
 
 
+# Signals that may only count against an answer: a word the knowledge never uses is never
+# evidence that the entry answers (the issue's rule; a fit that made one count *for* an answer
+# learnt that colloquial words come with answerable questions, which no citizen's next
+# unknown word should inherit).
+NON_POSITIVE = ("unknown_words", "unknown_pairs")
+
+
 def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.1, rounds: int = 50,
                 weight: np.ndarray | None = None) -> np.ndarray:
     """Logistic regression by Newton's method (iteratively reweighted least squares), with an
     L2 penalty on every weight but the bias; the classes are weighted to count alike, each
-    question by ``weight`` (how much its kind of label is trusted)."""
-    w = np.zeros(x.shape[1])
+    question by ``weight`` (how much its kind of label is trusted). A signal of
+    :data:`NON_POSITIVE` whose weight comes out above zero is held at zero and the rest refitted."""
     weight = np.ones(len(y)) if weight is None else weight
+    free = np.ones(x.shape[1], dtype=bool)
+    capped = [FEATURES.index(name) for name in NON_POSITIVE if x.shape[1] == len(FEATURES)]
+    while True:
+        w = np.zeros(x.shape[1])
+        w[free] = _newton(x[:, free], y, l2, rounds, weight)
+        above = [i for i in capped if free[i] and w[i] > 0]
+        if not above:
+            return w
+        free[above] = False
+
+
+def _newton(x: np.ndarray, y: np.ndarray, l2: float, rounds: int,
+            weight: np.ndarray) -> np.ndarray:
+    """:func:`fit_weights` on the columns left free (the first is the bias)."""
+    w = np.zeros(x.shape[1])
     positive = max(float((weight * y).sum() / weight.sum()), 1e-9)
     sample = weight * np.where(y > 0, 0.5 / positive, 0.5 / max(1 - positive, 1e-9))
     penalty = np.full(x.shape[1], l2)

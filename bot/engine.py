@@ -731,12 +731,18 @@ class Engine:
         of a change since then)."""
         def text_of(words: list[str]) -> str:
             return " ".join("".join(t if len(t) == 1 else f" {t} " for t in words).split())
-        found = {m.group(0) for m in _OTHER_PLACE_RE.finditer(text_of(tokens))}
+        asking = text_of(tokens)
+        found = {m.group(0) for m in _OTHER_PLACE_RE.finditer(asking)}
         found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(text_of(whole or tokens))}
         plain = self._plain(entry)
         english = (entry.answer.en or "").lower()
-        return any(place not in plain and place not in english
-                   for place in found)
+        # 全省一共多少家 asks the province's count: an entry naming the province only in
+        # Qingdao's share of it (占全省比重超过九分之一) gives none
+        counting = self._asks.get("how_many", "\0") in tokens and not _SHARE_RE.search(asking)
+        return any((place not in plain and place not in english) or (
+            counting and _OTHER_SCOPE_RE.fullmatch(place) is not None
+            and re.search(re.escape(place) + r"\S{0,6}\d", plain) is None)
+            for place in found)
 
     def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,
                         asking: set[str]
@@ -998,6 +1004,7 @@ _OTHER_SCOPE_RE = re.compile(
     "全省|全山东|山东全省|山东省内|全国(?=一共|总共|共有|有多少|有几)|"
     "黄岛|西海岸新区|市南区|市北区|李沧|崂山区|即墨|胶州|平度|莱西|"
     r"\b(?:the whole province|all of shandong|across shandong|nationwide|huangdao)\b")
+_SHARE_RE = re.compile("比重|比例|占|几分之|百分之|share|percent|proportion")
 _OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern}")
 # A message asking two things: its parts end in question marks, or an English "…, and will …"
 _PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|what|how|when|"

@@ -101,15 +101,16 @@ def mandarin(text: str) -> str:
 # Cantonese words, each with the Mandarin it reads as (in the asker's traditional script)
 _CANTONESE = {"係唔係": "是不是", "係咪": "是不是",
               "乜嘢": "什麼", "咩嘢": "什麼", "咩": "什麼", "而家": "現在", "點樣": "怎樣",
+              "點講": "怎麼講", "點說": "怎麼說",
               "點解": "為什麼", "幾多": "多少", "邊度": "哪裡", "邊個": "誰", "邊位": "哪位",
               "邊": "哪", "嘅": "的", "咗": "了", "喺": "在", "啲": "些", "係": "是", "冇": "沒有",
               "嚟": "來", "佢": "他", "睇": "看", "唔": "不", "一齊": "一起", "㗎": "", "喎": "",
               "嘞": "", "啩": ""}
 # 係 and 邊 are Mandarin too, but not 係邊幾間 (是哪几家) or 係幾月 (是几月)
-_CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩]|乜嘢|而家|點樣|點解|幾多|邊度|邊個|"
+_CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩]|乜嘢|而家|點樣|點講|點解|幾多|邊度|邊個|"
                              "係[邊咪幾乜點]|邊[幾間]")
 # 邊 as "which" only before what it asks of (not 周邊, 旁邊); 係 not in 關係
-_CANTONESE_RE = re.compile("係唔係|係咪|乜嘢|咩嘢|而家|點樣|點解|幾多|邊度|邊個|邊位|一齊|"
+_CANTONESE_RE = re.compile("係唔係|係咪|乜嘢|咩嘢|而家|點樣|點講|點說|點解|幾多|邊度|邊個|邊位|一齊|"
                            "邊(?=[個度位間啲幾年日天處家一])|(?<![關聯联])係|"
                            "[咩嘅咗喺啲冇嚟佢睇唔㗎喎嘞啩]")
 
@@ -249,11 +250,12 @@ class Normalizer:
         groups, asked = list(synonym_groups), list(question_groups)
         self.question_tokens = frozenset(chr(_GROUP_BASE + len(groups) + i) for i in range(len(asked)))
         # Named things (品博会, NQI, 五朵金花…): groups with a variant of 3+ characters or letters,
-        # not the colloquial ones (啥, 咋) and not question words.
+        # not the colloquial ones (啥, 咋), not question words, and not English words alone
+        # ([provide, give]: "give me the list" names nothing).
         self.named_tokens = frozenset(
             chr(_GROUP_BASE + i) for i, group in enumerate(groups)
             if any(len(self.base(v)) >= 3 for v in group) and not any(
-                len(self.base(v)) == 1 for v in group))
+                len(self.base(v)) == 1 for v in group) and any(has_cjk(v) for v in group))
         groups.extend(asked)
         for number, group in enumerate(groups):
             token = chr(_GROUP_BASE + number)

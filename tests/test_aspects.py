@@ -571,3 +571,25 @@ def test_those_few_ask_which_not_how_many() -> None:
 
 def test_two_joined_by_lianhe_are_a_list_of_two() -> None:
     assert aspects.longest_list("总部基地由城阳区委区政府联合青岛市市场监管局共同建设。") == 2
+
+
+def test_a_count_the_question_states_asks_a_list_that_long(engine: Engine) -> None:
+    """"the list of the 68 …", 5000多家机构都有哪些: the report counts them, it lists none."""
+    assert aspects.stated_count("give me the list of the 68 china famous brand products") == 68
+    assert aspects.stated_count("云平台入驻的5000多家机构都有哪些") == 5000
+    reply = engine.ask("Give me the list of the 68 China famous brand products of Qingdao.")
+    assert reply.status is Status.FALLBACK and reply.kind == "detail_not_in_source"
+    assert reply.suggestions[0].entry_id.startswith("brand-")  # "give" names no subject
+
+
+def test_the_province_count_is_not_the_city_share(engine: Engine) -> None:
+    """全省一共多少家: the entry gives Qingdao's 26 and its share of the province, not the
+    province's count; asked for the share, it answers."""
+    assert engine.ask("首批好品山东全省一共多少家").status is not Status.ANSWER
+    reply = engine.ask("青岛入选好品山东的占全省多少比重")
+    assert reply.status is Status.ANSWER and "九分之一" in reply.text
+
+
+def test_when_a_person_took_a_post_is_a_career_detail(engine: Engine) -> None:
+    assert "career" in asked("李茂喜是哪年当上总经理的")
+    assert engine.ask("李茂喜是哪年当上总经理的").status is not Status.ANSWER

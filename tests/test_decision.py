@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import refit
-from bot.decision import FEATURES, SHIPPED, Decision, Signals, fit_rule, load
+from bot.decision import FEATURES, SHIPPED, Decision, Signals, fit_rule, fit_weights, load
 from bot.engine import Engine
 from bot.insights import labelled_from
 from bot.kb import TZ, Knowledge
@@ -35,8 +35,25 @@ def test_the_shipped_decision_loads_and_is_what_the_engine_uses(engine: Engine) 
     assert shipped.answers(_signals())
     assert not shipped.answers(_signals(missing=1))  # a detail asked that the entry lacks
     assert not shipped.answers(_signals(foreign=True))  # a number or name it never mentions
-    # words the knowledge never uses count against an answer
-    assert shipped.probability(_signals(unknown_words=0.6)) < shipped.probability(_signals())
+    # words the knowledge never uses count against an answer: a new word brings its new pairs
+    # of characters or words with it, and neither signal may ever count for an answer
+    base = shipped.probability(_signals())
+    assert shipped.probability(_signals(unknown_words=0.6, unknown_pairs=0.6)) < base
+    assert shipped.probability(_signals(unknown_words=0.6)) <= base
+    assert shipped.probability(_signals(unknown_pairs=0.6)) < base
+
+
+def test_a_fitted_weight_of_an_unknown_word_is_never_for_an_answer() -> None:
+    """On data where unknown words come with answerable questions, the fit still gives them no
+    weight for an answer (held at zero, the rest refitted)."""
+    rng = np.random.default_rng(1)
+    rows = [(_signals(score=float(rng.uniform(20, 95)), unknown_words=float(u)).vector(), u > 0.5)
+            for u in rng.uniform(0, 1, 400)]
+    x = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows], dtype=float)
+    w = fit_weights(x, y, l2=0.1)
+    assert w[FEATURES.index("unknown_words")] == 0.0
+    assert fit_weights(x, 1 - y, l2=0.1)[FEATURES.index("unknown_words")] < 0
 
 
 def test_refitting_from_the_repository_is_reproducible(knowledge: Knowledge) -> None:

@@ -99,6 +99,7 @@ def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None
     ("國家係邊年定咗中國品牌日㗎？", "國家是哪年定了中國品牌日？"),
     ("青島五朵金花係邊幾間公司？", "青島五朵金花是哪幾間公司？"),  # 係 and 邊 alone are Mandarin too
     ("品博會係咪免費？", "品博會是不是免費？"),
+    ("質量提升密碼具體係點講嘅？", "質量提升密碼具體是怎麼講的？"),
 ])
 def test_written_cantonese_reads_as_mandarin(cantonese: str, read_as: str) -> None:
     assert mandarin(cantonese) == read_as
@@ -128,3 +129,11 @@ def test_a_lone_hundred_is_a_word_not_a_figure(text: str, expected: str) -> None
     """老百姓 holds no 100, and 几百家 is a rough size: read as figures, they made every entry
     look foreign to the question."""
     assert chinese_numerals_to_digits(text) == expected
+
+
+def test_english_words_alone_name_no_thing() -> None:
+    """[provide, give] is a synonym group, not a named thing as 品博会 or NQI is."""
+    norm = Normalizer([["provide", "offer", "give"], ["品博会", "expo"]])
+    give = norm.tokens("give")[0]
+    expo = norm.tokens("expo")[0]
+    assert give not in norm.named_tokens and expo in norm.named_tokens
