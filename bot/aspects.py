@@ -92,7 +92,8 @@ _ZH: dict[str, str] = {
             r"报名|申报流程|申报方式|预约方式|参赛方式|投稿方式|入口",
     # 在哪些方面 asks which, 在哪个月 when
     # Cantonese written forms too (边度, 边个, 几多, 系咩: a Hong Kong visitor's traditional text)
-    "where": r"哪里|哪儿|在哪(?!些|几|个方面|方面|个月|一年|年|天|一天|个时候)|边度|喺边(?![几啲个位间])|"
+    "where": r"哪里|哪儿|在哪(?!些|几|个方面|方面|个月|一年|年|天|一天|个时候|个领域|个行业|个方向)|"
+             r"边度|喺边(?![几啲个位间])|"
              r"什么地方|何地|何处|地点|场馆|具体位置|位置在哪|"
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
@@ -166,7 +167,11 @@ _EN: dict[str, str] = {
            r"which institutions?|which departments?|by whom)\b",
     "how_many": r"\b(?:how many|how much|number of|how large|how big|what rank|percentage|per ?cent|"
                 r"exact (?:\w+ )?rate)\b",
-    "which": r"\b(?:which|list|what are the|what were the|name the|all the)\b",
+    # "which district is it in" asks one thing, not a list
+    "which": r"\b(?:which(?! (?:district|city|province|country|year|month|day|date|place|venue|"
+             r"location|school|award|prize|one|edition|round|time|research institute|institute|"
+             r"bureau|agency|platform|event|law|regulation|person)\b)|list|what are the|"
+             r"what were the|name the|all the)\b",
     "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
     "said": r"\b(?:what (?:exactly )?did \w+(?: \w+){0,4} (?:say|share|tell|talk about)|what (?:was|were) "
             r"(?:said|shared)|content of (?:his|her|their|the) (?:speech|talk|presentation|sharing))\b",
@@ -286,7 +291,7 @@ _DAY_RE = re.compile(r"\d+月\d+日|\d+日|\d+号")
 # 届 is an edition (第四届), not a date: it tells no "when"
 _YEAR_RE = re.compile(r"(?:19|20)\d\d年|\d+月|今年|去年|明年")
 _NUMBER_RE = re.compile(r"\d|首[个家批届次]|第一|唯一|两[个家项]")
-_LIST_RE = re.compile(r"、|；|和|与|及|：.+，|\d+\s*(?:个|家|项|件|条)[^。]*：")
+_LIST_RE = re.compile(r"、|；|和|与|及|联合|会同|：.+，|\d+\s*(?:个|家|项|件|条)[^。]*：")
 # a body or a post that names who: not 企业/单位 (品牌企业400家 names no one), nor 部/所/院
 # inside other words (全部, 所有, 国际消费中心)
 _WHO_RE = re.compile(r"局|公司|集团|(?<!消费)中心|委员会|研究院|学校|中学|大学|协会|政府|市长|书记|"
@@ -455,9 +460,9 @@ def listed(text: str) -> str | None:
     if match is None:
         return None
     thing = match.group(1)
-    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "".join(_PARTICLES) \
-            or thing[1] in _PARTICLES | {"的"} or thing[1] in "级还也都又说讲":
-        return None  # 哪几家啊我…: a particle; 哪些市级部门: a level, not the thing
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方" + "".join(_PARTICLES) \
+            or thing[1] in _PARTICLES | {"的"} or thing[1] in "级还也都又说讲直属":
+        return None  # 哪几家啊我…: a particle; 哪些市级 / 市直部门: a level; 哪几方: parties
     return thing
 
 
@@ -469,7 +474,9 @@ def checked(text: str) -> dict[str, str]:
     if len(text) > (_BELIEF_UP_TO if _HAS_CJK.search(text) else _BELIEF_UP_TO * 2):
         return {}  # a long message tells a case around its question, it checks no figure
     base = Normalizer.base(text)
-    if not _BELIEF_RE.search(base):
+    # 征文类获奖的有81部？: a statement asked back is a check too, when nothing in it asks
+    stated = text.rstrip().endswith(("?", "？")) and not _ASKS_RE.search(base)
+    if not stated and not _BELIEF_RE.search(base):
         return {}
     found = {}
     for m in _CHECKED_RE.finditer(base):
@@ -493,7 +500,8 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
         if not unit:
             continue
         asked_for = "哪" if unit == "年" else "几"
-        out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*{re.escape(unit)}", asked_for + unit, out)
+        out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*(?:个\s*)?{re.escape(unit)}",
+                     asked_for + unit, out)
     return _BELIEF_TAIL_RE.sub("", out)
 
 
@@ -502,7 +510,9 @@ _BELIEF_TAIL_RE = re.compile(r"(?:对吗|对吧|是吗|是吧|没错吧|没记�
 _BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
-_CHECKED_RE = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*([{_M}年月日号次]|(?=\s*[a-z]))")
+# 60个亿 checks 亿, not a count in 个
+_CHECKED_RE = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:个\s*(?=[亿万]))?([{_M}年月日号次]|(?=\s*[a-z]))")
+_ASKS_RE = re.compile(r"[哪谁几啥咋]|什么|多少|怎|为何|\b(?:why|what|who|which|how|where|when)\b")
 
 
 def names(thing: str, plain: str) -> bool:
@@ -510,6 +520,8 @@ def names(thing: str, plain: str) -> bool:
     citizens say 市科技局、市工业和信息化局…, the bodies' names between its two characters."""
     if thing in plain:
         return True
+    if thing in _BODY_KINDS:  # 哪些市直部门: 市科技局、市工业和信息化局… are departments
+        return re.search(_BODY_KINDS[thing], plain) is not None
     if _BODIES_RE.fullmatch(thing):
         return re.search(re.escape(thing[0]) + r"[^，。、；\s]{1,8}?" + re.escape(thing[1]),
                          plain) is not None
@@ -517,6 +529,8 @@ def names(thing: str, plain: str) -> bool:
 
 
 _BODIES_RE = re.compile("[市省区县][局委办厅]")
+_BODY_KINDS = {"部门": "[局委厅]", "单位": "[局委厅院]|公司|企业|政府|中心|学校|协会|集团",
+               "机构": "[局委厅院]|中心|机构|协会"}
 
 
 def office(text: str) -> str | None:

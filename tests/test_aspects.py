@@ -593,3 +593,27 @@ def test_the_province_count_is_not_the_city_share(engine: Engine) -> None:
 def test_when_a_person_took_a_post_is_a_career_detail(engine: Engine) -> None:
     assert "career" in asked("李茂喜是哪年当上总经理的")
     assert engine.ask("李茂喜是哪年当上总经理的").status is not Status.ANSWER
+
+
+def test_a_statement_asked_back_checks_its_figure(engine: Engine) -> None:
+    """征文类获奖的有81部？ checks a figure as 81部吗 would: the answer is the report's 18."""
+    assert aspects.checked("故事大赛征文类获奖的有81部？") == {"81": "部"}
+    assert aspects.checked("总部基地一期投了60个亿吧？") == {"60": "亿"}  # 亿, not a count in 个
+    assert aspects.checked("品博会几月办？") == {}  # it asks
+    reply = engine.ask("拿青岛市市长质量奖的是20家企业？")
+    assert reply.status is Status.ANSWER and "10家" in reply.text
+
+
+def test_departments_are_named_by_the_bureaus_an_answer_lists(engine: Engine) -> None:
+    """哪些市直部门: 市科技局、市工业和信息化局… are the departments; 市直 is a level."""
+    assert aspects.names("部门", "市科技局、市工业和信息化局")
+    assert aspects.listed("参与十大质量提升工作的有哪些市直部门") is None
+    assert aspects.listed("总部基地是哪几方联合建的") is None
+    assert engine.ask("参与十大质量提升工作的有哪些市直部门？").entry_id == "campaign-departments"
+
+
+def test_which_of_one_thing_asks_no_list() -> None:
+    """"In which district is it" asks one district; "which companies" asks a list."""
+    assert "which" not in asked("In which district is the NQI headquarters base located?")
+    assert "which" in asked("Which companies won the mayor's award?")
+    assert "where" not in asked("服务型执法专项行动是在哪个领域开展的")

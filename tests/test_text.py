@@ -100,6 +100,8 @@ def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None
     ("青島五朵金花係邊幾間公司？", "青島五朵金花是哪幾間公司？"),  # 係 and 邊 alone are Mandarin too
     ("品博會係咪免費？", "品博會是不是免費？"),
     ("質量提升密碼具體係點講嘅？", "質量提升密碼具體是怎麼講的？"),
+    ("馳名商標有152件，啱唔啱？", "馳名商標有152件，對不對？"),
+    ("青島有邊幾間攞到提名獎？", "青島有哪幾間拿到提名獎？"),
 ])
 def test_written_cantonese_reads_as_mandarin(cantonese: str, read_as: str) -> None:
     assert mandarin(cantonese) == read_as
