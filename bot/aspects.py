@@ -147,6 +147,7 @@ _EN: dict[str, str] = {
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
     "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
+             r"prize money|cash prize|reward|what (?:is|are) the prizes?|prizes? for (?:the )?winn\w*|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
     "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"
                r"website|web site|url|e-?mail|address|wechat|homepage)\b",
@@ -316,7 +317,8 @@ _RANKING_RE = re.compile(r"[一二三特\d]等奖|金奖|银奖|铜奖|冠军|�
                          r"评选结果|测评结果")
 # what was said: a quotation, or a verb of saying with its content
 _SAID_RE = re.compile(r"表示|指出|强调|认为|提出|说|称|“[^”]{8,}”|介绍(?:了|说)?[^。]{12,}")
-_FREQUENCY_RE = re.compile(r"每年|[1一]年[1一]度|[1一]年[1一]次|每[两2-9]年")
+_FREQUENCY_RE = re.compile(r"每(?:年|天|日|周|星期|月|季度|小时|隔|[两\d]+(?:年|天|日|周|个月|小时))|"
+                           r"[1一]年[1一]度|(?:年|天|日|周|月)[1-9一两二三]次|[1-9一两二三]次/")
 _ORDINAL_RE = re.compile(r"第\s*\d+|首[个家批届次座位]|首届|唯一|全国首|第一")
 _CAREER_RE = re.compile(r"曾任|历任|此前任|原任|曾在")
 _BUSINESS_RE = re.compile(r"主营|主要产品|专注于|从事\S{0,8}(?:生产|制造|研发)|生产\S{0,6}(?:产品|设备)")
@@ -650,7 +652,8 @@ _EN_NUMBERS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
 _ZH_NUMBERS = {w: i for i, w in enumerate("零一两三四五六七八九十") if i} | {"二": 2}
 _WHICH_N_RE = re.compile(r"哪([两二三四五六七八九十])\s*[个家件项条所位名款种部幅朵]")
-_EN_STATED_RE = re.compile(r"\b(?:which |list of (?:the |all (?:the )?)?|all (?:of )?the )"
+_EN_STATED_RE = re.compile(r"\b(?:which |(?:which|what) (?:are|were) the |list of (?:the |all (?:the )?)?|"
+                           r"all (?:of )?the )"
                            r"(two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
 
 

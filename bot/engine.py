@@ -132,6 +132,7 @@ _PARTICLES = re.compile(r"[啊呀吧呢哈嘛啦哦喔噢～~]+$")
 _OVERVIEW_WORDS = 4  # a question "about" a name only has at most so many words of its own
 _FUNCTION_CHARS = frozenset("是的了吗呢吧啊这那个次些有在和与及")
 _OVERVIEW_WITHIN = 15.0  # how far behind the first a subject's overview may be to go first
+_TELLER_EXPLAINED = 0.05  # …or above it, explaining about as much of the question
 _TELLER_WITHIN = 5.0  # how close below an entry telling what is asked keeps "no" from being said
 _ASPECT_PENALTY = 12.0  # score lost, when re-ranking, by an entry that lacks an aspect asked
 _PART = "part"  # among an entry's missing aspects: it tells only part of what is asked
@@ -883,7 +884,7 @@ class Engine:
             return None
         first = ranked[at]
         named = any(t in self.normalizer.named_tokens for t in tokens)
-        if any(not r.missing and (r.explained >= first.explained if i < at
+        if any(not r.missing and (r.explained >= first.explained - _TELLER_EXPLAINED if i < at
                                   else r.score >= first.score - _TELLER_WITHIN)
                and (not named or self._shared_names(r, tokens))
                for i, r in enumerate(ranked[:DEPTH]) if i != at):

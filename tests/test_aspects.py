@@ -617,3 +617,14 @@ def test_which_of_one_thing_asks_no_list() -> None:
     assert "which" not in asked("In which district is the NQI headquarters base located?")
     assert "which" in asked("Which companies won the mayor's award?")
     assert "where" not in asked("服务型执法专项行动是在哪个领域开展的")
+
+
+def test_english_asks_for_prize_money_and_a_stated_list() -> None:
+    assert "price" in asked("质量创新大赛 prize money how much?")
+    assert "price" in asked("What is the prize for winning the quality innovation competition?")
+    assert aspects.stated_count("Which are the 24 key industrial chains?") == 24
+
+
+def test_an_entry_that_tells_it_about_as_well_keeps_no_from_being_said(engine: Engine) -> None:
+    """这个总部基地在全国算第几家: the entries above explain as much of it (within rounding)."""
+    assert engine.ask("这个总部基地在全国算第几家？").kind != "detail_not_in_source"
