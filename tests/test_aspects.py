@@ -628,3 +628,12 @@ def test_english_asks_for_prize_money_and_a_stated_list() -> None:
 def test_an_entry_that_tells_it_about_as_well_keeps_no_from_being_said(engine: Engine) -> None:
     """这个总部基地在全国算第几家: the entries above explain as much of it (within rounding)."""
     assert engine.ask("这个总部基地在全国算第几家？").kind != "detail_not_in_source"
+
+
+def test_those_seven_ask_which_and_a_percentage_counts(engine: Engine) -> None:
+    """那7个地理标志保护产品是啥 asks which seven (the report names none); 百分之几 asks a
+    figure the report does not give (合格率 at a record high, no percentage)."""
+    assert "which" in asked("青岛那7个地理标志保护产品是啥")
+    assert "how_many" in asked("食品药品抽检合格率具体是百分之几")
+    assert engine.ask("青岛那7个地理标志保护产品是啥").status is not Status.ANSWER
+    assert engine.ask("食品药品抽检合格率具体是百分之几？").status is not Status.ANSWER
