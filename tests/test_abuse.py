@@ -7,6 +7,7 @@ folder. The dialogue's clock is fixed before the shipped example sessions of 202
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -374,6 +375,28 @@ async def test_staff_list_suspicious_bookings_and_release_one(site: Site, tmp_pa
 
 
 # --------------------------------------------------------------------------- Telegram webhook
+
+
+async def test_webhook_body_cut_short_is_4xx_not_an_error(fake: Any, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Telegram's secret is right, but the body stops short of its Content-Length and the
+    sender closes its side: a 400 if it still listens, and no unexpected error logged."""
+    from tests.telegram_helpers import running
+
+    secret = "s3cret_Token-1"
+    async with running(fake, shipped_engine(), tmp_path, telegram_webhook_secret=secret,
+                       telegram_webhook_url="https://bot.example.org/telegram/hook") as (_, port):
+        with caplog.at_level(logging.ERROR):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /telegram/hook HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nX-Telegram-Bot-Api-Secret-Token: " + secret.encode()
+                         + b"\r\nContent-Length: 80\r\n\r\n{\"update_id\": 1, ")
+            await writer.drain()
+            writer.write_eof()
+            head = (await asyncio.wait_for(reader.read(), 10)).split(b"\r\n", 1)[0]
+            writer.close()
+        assert head == b"" or b" 400 " in head + b" ", head
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_webhook_bad_bytes_and_deep_json_are_4xx(fake: Any, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -409,3 +410,22 @@ async def test_static_files_have_types_and_revalidate(api: Api) -> None:
         async with api.session.get(f"{api.base}/static/{name}",
                                    headers={"If-None-Match": etag}) as response:
             assert response.status == 304
+
+
+async def test_a_body_cut_short_by_the_client_is_a_400_not_an_error(
+        api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """A client announces 50 bytes, sends 16 and closes its side: the server answers 400 (if
+    the client still listens) and logs no unexpected error."""
+    port = int(api.base.rsplit(":", 1)[1])
+    with caplog.at_level(logging.ERROR, logger="bot.web"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 50\r\n\r\n{\"question\":\"ab")
+        await writer.drain()
+        writer.write_eof()
+        head = (await asyncio.wait_for(reader.read(), 10)).split(b"\r\n", 1)[0]
+        writer.close()
+    assert head == b"" or b" 400 " in head + b" ", head
+    assert not [r for r in caplog.records if r.name == "bot.web"]
+    status, reply = await api.ask("品博会什么时候举办")  # and the server goes on
+    assert status == 200 and reply["entry_id"] == "expo-date"

@@ -253,6 +253,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
             raw = await request.read()  # raises 413 past client_max_size, even without a length
     except TimeoutError:
         raise ApiError(408, "timeout", f"the body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+    except ConnectionError:  # the client closed its side before the body it announced ended
+        raise ApiError(400, "incomplete_body", "the body ended before its Content-Length") from None
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     try:

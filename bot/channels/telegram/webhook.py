@@ -32,5 +32,7 @@ async def webhook(bot: TelegramBot, request: web.Request) -> web.Response:
         update = Update.de_json(await request.json(), application.bot)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return _webhook_error(400, "invalid_update", "not a Telegram update")
+    except ConnectionError:  # the sender closed its side before the body it announced
+        return _webhook_error(400, "incomplete_body", "the body ended before its Content-Length")
     await application.update_queue.put(update)
     return web.Response(text="ok")
