@@ -637,3 +637,11 @@ def test_those_seven_ask_which_and_a_percentage_counts(engine: Engine) -> None:
     assert "how_many" in asked("食品药品抽检合格率具体是百分之几")
     assert engine.ask("青岛那7个地理标志保护产品是啥").status is not Status.ANSWER
     assert engine.ask("食品药品抽检合格率具体是百分之几？").status is not Status.ANSWER
+
+
+def test_what_the_report_wrote_tells_what_was_said(engine: Engine) -> None:
+    """报道写道：速度有极限，质量无止境 — asked how the saying goes on, the entry tells it;
+    哪几种形式 asks of the contest's categories, not of a thing called 形式."""
+    assert "said" in derive([], "报道写道：速度有极限，质量无止境。", [], None).aspects
+    assert engine.ask("“速度有极限”后半句是怎么说的？").kind != "detail_not_in_source"
+    assert aspects.listed("故事大赛能用哪几种形式参赛") is None
