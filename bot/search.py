@@ -646,10 +646,9 @@ class Speller:
         if len(latin) < 3 or len(latin) < len(tokens):
             return False
         self._phonetic_maps()
-        syllables = set(self._chars)
         english = 0
         for t in latin:
-            read = segment_pinyin(t, syllables)
+            read = segment_pinyin(t, self._chars)  # the syllables, keys of the pinyin map
             if t in self._known:
                 english += read is None
             elif read is not None and len(read) >= 2:
@@ -664,7 +663,7 @@ class Speller:
         if len(word) < 2:
             return [word]
         self._phonetic_maps()
-        syllables = segment_pinyin(word, set(self._chars))
+        syllables = segment_pinyin(word, self._chars)
         if syllables and not (len(syllables) == 1 and self._english(message)):
             return self._pinyin_to_chars(syllables)
         return [word]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from functools import lru_cache
 
 import opencc
@@ -195,7 +195,7 @@ def fold_syllable(syllable: str) -> str:
     return s
 
 
-def segment_pinyin(word: str, syllables: set[str], longest: int = 6) -> list[str] | None:
+def segment_pinyin(word: str, syllables: Container[str], longest: int = 6) -> list[str] | None:
     """Split Latin letters typed as pinyin ("pinbohui") into known syllables, or None."""
     n = len(word)
     best: list[list[str] | None] = [None] * (n + 1)
