@@ -117,7 +117,9 @@ _ZH: dict[str, str] = {
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
              r"都是(?:啥|什么|哪)|"
-             r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)",
+             r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)|"
+             # 是哪五家 (Cantonese 係邊五間): the numeral stays a character after 哪
+             r"哪[三四五六七八九十]+[个家间位种款所](?![字词句])",
     "why": r"为什么|为啥|为何|作用|意义|目的|有啥用|有什么用|干什么用|干嘛|用途|好处|意图|初衷",
     "what": r"是什么|是啥|是个啥|什么是|啥是|系咩|系乜|咩嘢|乜嘢|什么意思|啥意思|指什么|指的是|简称|"
             r"全称|全名|缩写|代表什么|叫什么名|叫啥名|"
@@ -413,7 +415,7 @@ def counted_all(text: str) -> list[str]:
     # 第几回 asks which edition, not a number of things
     return [m.group(1) for m in _COUNTED_RE.finditer(base)
             if base[m.start() - 1:m.start()] != "第" and m.group(1) not in _NOT_NOUNS
-            and m.group(1)[0] not in _VERBS + _M + "多" and m.group(1)[1] not in _PARTICLES]
+            and m.group(1)[0] not in _VERBS + _M + "多十百千" and not _PARTICLES & set(m.group(1))]
 
 
 def counted_en(text: str) -> list[str]:
@@ -447,7 +449,7 @@ _EN_COUNTED_RE = re.compile(
     r"(?= (?:are|is|do|does|did|were|was|has|have|had|will|would|can|could|in|on|at|of|for|"
     r"there|it|they|we|you|got|won|get|win)\b|\s*[?,.;]|\s+and\b|$)")
 _EN_NOT_NOUNS = frozenset({"the", "of", "more", "total", "different", "kinds", "types"})
-_CLAUSE_SPLIT_RE = re.compile(r"[，,。！!；;？?、：:]")
+_CLAUSE_SPLIT_RE = re.compile(r"[，,。！!；;？?、：:\s]")
 _PEOPLE_RE = re.compile(r"(?:多少|几)[名位个]?人(?!民|才|员)")
 _PEOPLE_EN_RE = re.compile(r"\bhow many (?:people|persons|visitors|attendees|participants|guests)\b")
 _PEOPLE_COUNT_RE = re.compile(r"\d[\d.]*\s*[万亿余多]*\s*[名位个]?\s*(?:人(?!民)|名)")
@@ -473,7 +475,8 @@ def checked(text: str) -> dict[str, str]:
     """The figures a citizen checks (老字号是20个吗, 中国质量奖是2002年设立的吧, "Does Qingdao
     have 20 time-honoured brands?"), each with its unit ("" in English): a figure the entry
     gives otherwise is what they half remember, and the entry's figure is the answer, not a
-    sign of another subject. A later year (2023年还办吗) or an ordinal (第5届) is no check."""
+    sign of another subject. A later year (2023年还办吗) or an ordinal (第5届) is no check,
+    unless it is said to be this one (今年是第40个…吧)."""
     if len(text) > (_BELIEF_UP_TO if _HAS_CJK.search(text) else _BELIEF_UP_TO * 2):
         return {}  # a long message tells a case around its question, it checks no figure
     base = Normalizer.base(text)
@@ -484,8 +487,8 @@ def checked(text: str) -> dict[str, str]:
     found = {}
     for m in _CHECKED_RE.finditer(base):
         number, unit = m.group(1), m.group(2) or ""
-        if base[max(m.start() - 1, 0):m.start()] == "第":
-            continue
+        if base[max(m.start() - 1, 0):m.start()] == "第" and base[max(m.start() - 2, 0)] != "是":
+            continue  # 第5届 is another edition; 今年是第40个 checks which one this is
         if unit == "年" and number.isdigit() and int(number) > 2022:
             continue
         if number == "1":

@@ -395,6 +395,7 @@ class Engine:
         question to entries about companies. Such a clause speaks of the asker (or goes on
         with what the previous one told), names none of the knowledge's things, asks nothing,
         and is not the last one unless a question came before it."""
+        text = _SPACED_RE.sub("，", text)
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return text
@@ -1020,6 +1021,8 @@ _TWO_PARTS_UP_TO_ZH = 45  # in Chinese, where a character says what an English w
 _PART_EXPLAINED, _PART_LEAD = 0.6, 0.3
 _PART_FILLERS = frozenset("的了吗呢啊吧是")
 # 给孩子出算术题用：… sets a scene before its colon, as a comma does
+# 老字号有几个 中华老字号那种: a space between Chinese words is where a typist's clause ends
+_SPACED_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
 _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)

@@ -111,7 +111,7 @@ _CANTONESE_MARK = re.compile("[嘅咗喺啲咩冇嚟㗎佢睇唔喎嘞啩啱攞]
                              "係[邊咪幾乜點]|邊[幾間]")
 # 邊 as "which" only before what it asks of (not 周邊, 旁邊); 係 not in 關係
 _CANTONESE_RE = re.compile("啱唔啱|係唔係|係咪|乜嘢|咩嘢|而家|點樣|點講|點說|點解|幾多|邊度|邊個|邊位|一齊|"
-                           "邊(?=[個度位間啲幾年日天處家一])|(?<![關聯联])係|"
+                           "(?<![周旁身左右前後])邊(?=[個度位間啲幾年日天處家一兩二三四五六七八九十])|(?<![關聯联])係|"
                            "[咩嘅咗喺啲冇嚟佢睇唔㗎喎嘞啩啱攞]")
 
 
@@ -124,6 +124,8 @@ def chinese_numerals_to_digits(text: str) -> str:
         after = text[match.end()] if match.end() < len(text) else ""
         has_unit = any(ch in "十百千" for ch in run)
         counted = (after in _MEASURE and (before == "" or before not in "哪几每")) or before == "第"
+        if (before and before in "几幾数數") or (after and after in "几幾"):
+            return run  # 几十个, 十几家, 数百: a rough size, not a figure the report must give
         if run in ("百", "千") and not counted:
             return run  # 老百姓, 几百家, 千家万户: words, or a rough size, not a figure
         if not has_unit and not counted and not (len(run) >= 3 and (after == "年" or "〇" in run)):

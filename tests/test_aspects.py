@@ -645,3 +645,25 @@ def test_what_the_report_wrote_tells_what_was_said(engine: Engine) -> None:
     assert "said" in derive([], "报道写道：速度有极限，质量无止境。", [], None).aspects
     assert engine.ask("“速度有极限”后半句是怎么说的？").kind != "detail_not_in_source"
     assert aspects.listed("故事大赛能用哪几种形式参赛") is None
+
+
+def test_which_five_asks_which_and_a_rough_count_checks_no_figure(engine: Engine) -> None:
+    """是哪五家 asks which (the numeral stays a character after 哪), 哪四个字 a phrase, not a
+    list; 好几十个 is no figure to check and 多少个啊 counts no 啊."""
+    assert "which" in asked("五朵金花是哪五家公司？")
+    assert "which" not in asked("文中说哪四个字刻进了青岛的血脉？")
+    reply = engine.ask("五朵金花係邊五間公司？")  # answered, or offered first
+    assert (reply.entry_id or reply.suggestions[0].entry_id) == "brand-five-golden-flowers"
+    assert aspects.counted_all("到底多少个啊 想带孙子去逛逛") == []
+    reply = engine.ask("我老伴说青岛有好几十个中华老字号 我说没那么多 到底多少个啊")
+    assert reply.kind != "detail_not_in_source" and "19" in " ".join(
+        [reply.text, *(s.text for s in reply.suggestions)])
+
+
+def test_an_ordinal_said_of_this_one_is_checked(engine: Engine) -> None:
+    """今年是第40个全国质量月吧 checks which one this is (the report: the 45th); 第5届 without
+    是 speaks of another edition."""
+    assert aspects.checked("今年是第40个全国质量月吧") == {"40": "个"}
+    assert aspects.checked("第5届中国质量奖青岛有没有获奖的") == {}
+    reply = engine.ask("听说今年是第40个全国质量月 对不对")
+    assert reply.status is Status.ANSWER and "45" in reply.text

@@ -129,10 +129,12 @@ def test_thanks_that_close_a_message_are_no_words() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [("老百姓", "老百姓"), ("几百家品牌", "几百家品牌"),
-                                                ("三百家", "300家"), ("十项重点工作", "10项重点工作")])
+                                                ("三百家", "300家"), ("十项重点工作", "10项重点工作"),
+                                                ("好几十个老字号", "好几十个老字号"), ("十几家", "十几家"),
+                                                ("数十家", "数十家")])
 def test_a_lone_hundred_is_a_word_not_a_figure(text: str, expected: str) -> None:
-    """老百姓 holds no 100, and 几百家 is a rough size: read as figures, they made every entry
-    look foreign to the question."""
+    """老百姓 holds no 100, and 几百家, 好几十个 or 十几家 is a rough size: read as figures, they
+    made every entry look foreign to the question."""
     assert chinese_numerals_to_digits(text) == expected
 
 
@@ -142,3 +144,9 @@ def test_english_words_alone_name_no_thing() -> None:
     give = norm.tokens("give")[0]
     expo = norm.tokens("expo")[0]
     assert give not in norm.named_tokens and expo in norm.named_tokens
+
+
+def test_cantonese_which_with_a_count_reads_as_mandarin() -> None:
+    """係邊五間公司 is 是哪五间公司: 邊 before a numeral asks which, as before 間 or 個."""
+    assert mandarin("五朵金花係邊五間公司？") == "五朵金花是哪五間公司？"
+    assert mandarin("周邊五間") == "周邊五間"  # no Cantonese word: left as written
