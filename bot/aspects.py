@@ -626,7 +626,11 @@ def measure(text: str) -> str | None:
 def counts_measure(word: str, plain: str) -> bool:
     """Whether an entry's text gives a figure with that measure word (or the generic 个): 三大榜单
     counts lists, not the 家 of companies on them."""
-    return re.search(rf"\d\s*[万亿余多]*\s*[{word}个]", plain) is not None
+    units = word + "个" + ("大" if word in _ITEMS else "")  # 十大质量提升工作 counts its items
+    return re.search(rf"\d\s*[万亿余多]*\s*[{units}]", plain) is not None
+
+
+_ITEMS = "项条种"  # abstract items, counted by 十大 too (a list of companies is not: 家)
 
 
 _MEASURED_RE = re.compile(r"(?:多少|几)([家件部幅项条名位所款种朵批座届])")

@@ -124,6 +124,8 @@ def chinese_numerals_to_digits(text: str) -> str:
         after = text[match.end()] if match.end() < len(text) else ""
         has_unit = any(ch in "十百千" for ch in run)
         counted = (after in _MEASURE and (before == "" or before not in "哪几每")) or before == "第"
+        if run == "一" and text.startswith(("部分", "部份"), match.end()):
+            return run  # 一部分 is "a part", not one film
         if (before and before in "几幾数數") or (after and after in "几幾"):
             return run  # 几十个, 十几家, 数百: a rough size, not a figure the report must give
         if run in ("百", "千") and not counted:

@@ -667,3 +667,9 @@ def test_an_ordinal_said_of_this_one_is_checked(engine: Engine) -> None:
     assert aspects.checked("第5届中国质量奖青岛有没有获奖的") == {}
     reply = engine.ask("听说今年是第40个全国质量月 对不对")
     assert reply.status is Status.ANSWER and "45" in reply.text
+
+
+def test_ten_major_tasks_count_items_not_companies() -> None:
+    """十大质量提升工作 gives a number of tasks (多少项), 三大榜单 no number of companies."""
+    assert aspects.counts_measure("项", "重点开展10大质量提升工作")
+    assert not aspects.counts_measure("家", "现场发布3大榜单")

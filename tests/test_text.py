@@ -131,7 +131,7 @@ def test_thanks_that_close_a_message_are_no_words() -> None:
 @pytest.mark.parametrize(("text", "expected"), [("老百姓", "老百姓"), ("几百家品牌", "几百家品牌"),
                                                 ("三百家", "300家"), ("十项重点工作", "10项重点工作"),
                                                 ("好几十个老字号", "好几十个老字号"), ("十几家", "十几家"),
-                                                ("数十家", "数十家")])
+                                                ("数十家", "数十家"), ("一部分", "一部分")])
 def test_a_lone_hundred_is_a_word_not_a_figure(text: str, expected: str) -> None:
     """老百姓 holds no 100, and 几百家, 好几十个 or 十几家 is a rough size: read as figures, they
     made every entry look foreign to the question."""
