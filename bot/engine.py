@@ -366,8 +366,10 @@ class Engine:
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return None
-        asks = [i == len(clauses) - 1 or c.rstrip().endswith(("?", "？")) or _asks(c)
-                for i, c in enumerate(clauses)]
+        asks = [c.rstrip().endswith(("?", "？")) or _asks(c) for c in clauses]
+        # the last clause asks unless an earlier one did: "when is the expo? i want to take
+        # my students" ends with the asker's reason
+        asks[-1] = asks[-1] or not any(asks[:-1]) or _CHOICE_RE.search(clauses[-1]) is not None
         if all(asks):
             return None
         named = self.normalizer.named_tokens
@@ -412,7 +414,7 @@ class Engine:
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:
                 kept.append(c)
-                asked_before = asked_before or c.rstrip().endswith(("?", "？"))
+                asked_before = asked_before or c.rstrip().endswith(("?", "？")) or _asks(c)
         rest = "".join(kept)
         return rest if len(rest.strip()) >= 4 else text
 
@@ -1023,6 +1025,8 @@ _PART_FILLERS = frozenset("的了吗呢啊吧是")
 # 给孩子出算术题用：… sets a scene before its colon, as a comma does
 # 老字号有几个 中华老字号那种: a space between Chinese words is where a typist's clause ends
 _SPACED_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+# 线上还是线下, 对吗: a last clause that asks with no detail's words
+_CHOICE_RE = re.compile(r"还是|還是|吗|嗎|呢|么|\bor\b|[?？]", re.IGNORECASE)
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
 _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)

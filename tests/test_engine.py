@@ -379,6 +379,17 @@ def test_the_askers_story_runs_on_past_its_first_clause(engine: Engine) -> None:
     assert "品博会" in kept
 
 
+def test_a_reason_told_after_the_question_is_no_part_of_it(engine: Engine) -> None:
+    """A clause after the one that asked tells why (我那天出摊没看新闻, "i want to take my
+    students"), also when a space ends the asking clause; 线上还是线下 asks on."""
+    assert engine.without_context("主题活动是几号办的 我那天出摊没看新闻") == "主题活动是几号办的，"
+    core = engine.read("when is the quality life expo? i want to take my students", "en").core
+    assert core is not None and "student" not in core
+    assert engine.read("品博会啥时候办，线上还是线下").core is None  # both clauses ask
+    reply = engine.ask("青岛质量月主题活动是几号办的 我那天出摊没看新闻")
+    assert reply.status is Status.ANSWER and "28日" in reply.text
+
+
 @pytest.mark.parametrize(("question", "entries"), [
     ("品博会几时办？主题是啥？", {"expo-date", "expo-theme"}),
     ("How big will the international quality life expo be, and will it be online or in person?",

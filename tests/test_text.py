@@ -102,6 +102,7 @@ def test_a_one_character_filler_is_removed_only_at_the_end_of_a_clause() -> None
     ("質量提升密碼具體係點講嘅？", "質量提升密碼具體是怎麼講的？"),
     ("馳名商標有152件，啱唔啱？", "馳名商標有152件，對不對？"),
     ("青島有邊幾間攞到提名獎？", "青島有哪幾間拿到提名獎？"),
+    ("佢擔任呢個職位做咗幾耐？", "他擔任這個職位做了多久？"),
 ])
 def test_written_cantonese_reads_as_mandarin(cantonese: str, read_as: str) -> None:
     assert mandarin(cantonese) == read_as
