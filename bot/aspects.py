@@ -99,7 +99,7 @@ _ZH: dict[str, str] = {
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     # 那几个“人人”是什么 points at the few the report names: which, not how many
-    "how_many": rf"多少|几多|(?<![哪那])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|百分比|几成",
+    "how_many": rf"多少|几多|(?<![哪那举列])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|百分比|几成",
     # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
     "ordinal": r"第几(?!名)",
     # what someone said or shared (青岛啤酒分享的质量提升密码具体讲了啥): an answer that only
@@ -149,7 +149,9 @@ _EN: dict[str, str] = {
                r"\bgold medal|\bchampion|"
                r"\branked (?:first|second|third|top|\d+)|"
                r"\branking|\bresults? of\b|\bwhat were the results\b",
-    "price": r"\b(?:price|prices|ticket|tickets|cost|costs|fee|fees|free of charge|charge|"
+    # "the base cost 600 million yuan" states an investment, not what a visitor pays
+    "price": r"\b(?:price|prices|ticket|tickets|costs?(?!\s+(?:about |around |over |nearly )?\d)|"
+             r"fee|fees|free of charge|charge|"
              r"prize money|cash prize|reward|what (?:is|are) the prizes?|prizes? for (?:the )?winn\w*|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
     "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"
@@ -389,7 +391,8 @@ _COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
 # 多少次服务: the measure word a counted noun comes with
 _UNIT_OF_RE = re.compile(rf"(?:多少|几多|几)([{_M}])([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
-                        "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共"})
+                        "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共",
+                        "真的", "真假"})
 
 
 _VERBS = "获得有是在被为让给去来到参入"
@@ -412,9 +415,9 @@ def counted_all(text: str) -> list[str]:
         return ["人"]
     # each clause on its own: 多少幅，主要是些什么 counts no "主要"
     base = " ".join(Normalizer.base(part) for part in _CLAUSE_SPLIT_RE.split(text))
-    # 第几回 asks which edition, not a number of things
+    # 第几回 asks which edition, not a number of things; 举几个例子 asks for some
     return [m.group(1) for m in _COUNTED_RE.finditer(base)
-            if base[m.start() - 1:m.start()] != "第" and m.group(1) not in _NOT_NOUNS
+            if base[m.start() - 1:m.start()] not in ("第", "举", "列") and m.group(1) not in _NOT_NOUNS
             and m.group(1)[0] not in _VERBS + _M + "多十百千" and not _PARTICLES & set(m.group(1))]
 
 
@@ -512,7 +515,8 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
 
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
-_BELIEF_TAIL_RE = re.compile(r"(?:对吗|对吧|是吗|是吧|没错吧|没记错吧|对不对|是不是|吗|吧)\s*$|是不是")
+_BELIEF_TAIL_RE = re.compile(r"(?:是不是真的|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
+                             r"对不对|是不是|吗|吧)\s*$|是不是")
 _BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")

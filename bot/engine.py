@@ -408,9 +408,12 @@ class Engine:
             # 我是开出租车的，经常拉外地客人，…: the asker's story runs on past its first clause;
             # told after the question (…商标？我在台湾常看到青岛的牌子) it may end the message
             last = i == len(clauses) - 1
-            story = ((not last or asked_before) and (story or bool(_ABOUT_ME_RE.match(c)))
+            # after the question, a clause that asks nothing is the asker's reason
+            # (品博会几月办，想带老婆孩子去逛逛), whoever it speaks of
+            story = ((not last or asked_before)
+                     and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
                      and not _asks(c) and not _HEARSAY_RE.match(c)
-                     and not c.rstrip().endswith(("?", "？"))
+                     and not c.rstrip().endswith(("?", "？")) and not _CHOICE_RE.search(c)
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:
                 kept.append(c)

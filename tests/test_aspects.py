@@ -673,3 +673,24 @@ def test_ten_major_tasks_count_items_not_companies() -> None:
     """十大质量提升工作 gives a number of tasks (多少项), 三大榜单 no number of companies."""
     assert aspects.counts_measure("项", "重点开展10大质量提升工作")
     assert not aspects.counts_measure("家", "现场发布3大榜单")
+
+
+def test_some_examples_and_true_or_false_count_nothing(engine: Engine) -> None:
+    """举几个例子 asks for some, 真的假的 whether it is true: neither counts a thing."""
+    assert "how_many" not in asked("市长质量奖都给了谁 举几个例子")
+    assert aspects.counted_all("总部基地1期投了几亿是不是真的") == []
+    reply = engine.ask("总部基地一期投了十个亿是不是真的")
+    assert reply.status is Status.ANSWER and "6亿" in reply.text
+
+
+def test_a_stated_cost_is_no_price_asked() -> None:
+    """"the base cost 60 billion yuan" states an investment; "what does a ticket cost" asks
+    what a visitor pays."""
+    assert "price" not in asked("Is it true the headquarters base cost 60 billion yuan?")
+    assert "price" in asked("How much does an expo ticket cost?")
+
+
+def test_until_when_tells_how_long_it_runs(engine: Engine) -> None:
+    """要干到啥时候结束 asks how long the ten tasks run: 到2022年底 tells it (stated in YAML)."""
+    reply = engine.ask("十大质量提升工作要干到啥时候结束")
+    assert reply.kind != "detail_not_in_source"

@@ -388,6 +388,9 @@ def test_a_reason_told_after_the_question_is_no_part_of_it(engine: Engine) -> No
     assert engine.read("品博会啥时候办，线上还是线下").core is None  # both clauses ask
     reply = engine.ask("青岛质量月主题活动是几号办的 我那天出摊没看新闻")
     assert reply.status is Status.ANSWER and "28日" in reply.text
+    # whoever the reason speaks of: 想带老婆孩子去逛逛 tells why, 门票多少钱 asks on
+    assert engine.without_context("品博会几月办，想带老婆孩子去逛逛") == "品博会几月办，"
+    assert "门票" in engine.without_context("品博会几月办，想带孩子去，门票多少钱？")
 
 
 @pytest.mark.parametrize(("question", "entries"), [
