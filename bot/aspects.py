@@ -516,8 +516,8 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
 _BELIEF_TAIL_RE = re.compile(r"(?:是不是真的|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
-                             r"对不对|是不是|吗|吧)\s*$|是不是")
-_BELIEF_RE = re.compile(r"吗|吧|对不对|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
+                             r"对不对|对不|是不是|吗|吧)\s*$|是不是")
+_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
 # 60个亿 checks 亿, not a count in 个
@@ -601,8 +601,9 @@ def counts(noun: str, plain: str, unit: str | None = None) -> bool:
             for sentence in re.split(r"[。；;]", plain)):
         return True
     if noun in plain:
-        # a number near it (10家企业, 企业400家左右): "企业代表" with no figure counts nothing
-        return any(_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
+        # a number near it (10家企业, 企业400家左右): "企业代表" with no figure counts nothing,
+        # nor does a place in order (第1批…品牌企业名单)
+        return any(_COUNT_DIGIT_RE.search(plain, max(m.start() - 8, 0), m.end() + 8)
                    for m in re.finditer(re.escape(noun), plain))
     # a homophone typo the spelling repair left (服物 for 服务, 产直 for 产值): only where one
     # of its characters stands is the other one's sound compared
@@ -647,6 +648,7 @@ def without_years(plain: str) -> str:
 
 
 _DIGIT_RE = re.compile(r"\d")
+_COUNT_DIGIT_RE = re.compile(r"(?<![第\d])\d")
 _COUNT_YEAR_RE = re.compile(r"(?:19|20)\d\d\s*年")
 _STATED_COUNT_RE = re.compile(r"(?<![第\d])(\d+)\s*[余多]?\s*[个家件项条所位名款种部幅朵]")
 

@@ -694,3 +694,12 @@ def test_until_when_tells_how_long_it_runs(engine: Engine) -> None:
     """要干到啥时候结束 asks how long the ten tasks run: 到2022年底 tells it (stated in YAML)."""
     reply = engine.ask("十大质量提升工作要干到啥时候结束")
     assert reply.kind != "detail_not_in_source"
+
+
+def test_a_place_in_order_is_no_count(engine: Engine) -> None:
+    """第1批…品牌企业名单 gives no number of companies; 对不 ends a check as 对不对 does."""
+    assert not aspects.counts("企业", "入选第1批好品山东品牌企业名单")
+    assert aspects.counts("企业", "10家企业荣获市长质量奖")
+    assert aspects.checked("今年是第40个质量月 对不") == {"40": "个"}
+    reply = engine.ask("泰山品质认证名单上一共有多少家企业")
+    assert reply.status is not Status.ANSWER
