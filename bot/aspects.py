@@ -84,7 +84,8 @@ _ZH: dict[str, str] = {
             r"时间|日期|年份|"
             # 截至目前 ("so far") asks no date
             r"月份|什么时间|多久|哪个时候|截[止至](?!目前|现在|今天|当前)|期限",
-    "age": r"多大(?:年纪|岁数|了|岁)|年纪|年龄|几岁|岁数|属什么",
+    "age": r"多大(?:年纪|岁数|了|岁)|年纪|年龄|几岁|岁数|属什么|(?:哪年|哪一年|几几年|什么时候)出生|"
+           r"出生(?:年|日期|于哪)|(?:哪年|哪一年|几几年)生的|生日",
     "eligibility": r"条件|资格|门槛|谁可以|谁能|什么人可以|哪些人可以|能不能参加|可以参加吗|"
                    r"能参加吗|有什么要求|要求是什么|适合谁|面向谁|面向哪些|怎么认定|如何认定|认定标准|认定条件",
     "join": r"(?:怎么|怎样|如何|咋|哪里|在哪|去哪|从哪|通过什么)\S{0,4}"
@@ -151,7 +152,7 @@ _EN: dict[str, str] = {
                r"\branking|\bresults? of\b|\bwhat were the results\b",
     # "the base cost 600 million yuan" states an investment, not what a visitor pays
     "price": r"\b(?:price|prices|ticket|tickets|costs?(?!\s+(?:about |around |over |nearly )?\d)|"
-             r"fee|fees|free of charge|charge|"
+             r"fee|fees|free of charge|charge|budget|"
              r"prize money|cash prize|reward|what (?:is|are) the prizes?|prizes? for (?:the )?winn\w*|"
              r"how much (?:is|are|does|do) (?:it|the|a|an|entry|admission)|admission)\b",
     "contact": r"\b(?:(?:phone|telephone|contact) number|phone|telephone|hotline|contact|"

@@ -73,7 +73,11 @@ def _s2t() -> opencc.OpenCC:
 
 
 def to_traditional(text: str) -> str:
-    return _s2t().convert(text)
+    # OpenCC reads 3个中国 as 3 + 个中 (箇中, "therein"): after a number 个 counts (個)
+    return _COUNTED_GE_RE.sub(r"\1個", _s2t().convert(text))
+
+
+_COUNTED_GE_RE = re.compile(r"([\d一二兩三四五六七八九十百千萬幾多])箇")
 
 
 def is_traditional(text: str) -> bool:

@@ -703,3 +703,10 @@ def test_a_place_in_order_is_no_count(engine: Engine) -> None:
     assert aspects.checked("今年是第40个质量月 对不") == {"40": "个"}
     reply = engine.ask("泰山品质认证名单上一共有多少家企业")
     assert reply.status is not Status.ANSWER
+
+
+def test_a_birth_year_is_a_persons_age_and_a_budget_a_price(engine: Engine) -> None:
+    """李茂喜是哪年出生的 asks his age (the report gives none), not when the event was."""
+    assert "age" in asked("李茂喜是哪年出生的")
+    assert "price" in asked("What is the total budget for the quality innovation contest?")
+    assert engine.ask("李茂喜是哪年出生的").status is not Status.ANSWER

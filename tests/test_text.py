@@ -9,6 +9,7 @@ from bot.text import (
     detect_language,
     mandarin,
     segment_pinyin,
+    to_traditional,
 )
 
 
@@ -151,3 +152,9 @@ def test_cantonese_which_with_a_count_reads_as_mandarin() -> None:
     """係邊五間公司 is 是哪五间公司: 邊 before a numeral asks which, as before 間 or 個."""
     assert mandarin("五朵金花係邊五間公司？") == "五朵金花是哪五間公司？"
     assert mandarin("周邊五間") == "周邊五間"  # no Cantonese word: left as written
+
+
+def test_a_count_converted_to_traditional_keeps_its_measure_word() -> None:
+    """OpenCC's phrase 个中 (箇中, "therein") made 3个中国质量奖 read 3箇中國質量獎."""
+    assert to_traditional("斩获3个中国质量奖提名奖") == "斬獲3個中國質量獎提名獎"
+    assert to_traditional("个中滋味") == "箇中滋味"  # the word itself is left as it is
