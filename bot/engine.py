@@ -412,7 +412,7 @@ class Engine:
             # (品博会几月办，想带老婆孩子去逛逛), whoever it speaks of
             story = ((not last or asked_before)
                      and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
-                     and not _asks(c) and not _HEARSAY_RE.match(c)
+                     and not _asks(c) and (asked_before or not _HEARSAY_RE.match(c))
                      and not c.rstrip().endswith(("?", "？")) and not _CHOICE_RE.search(c)
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:

@@ -710,3 +710,11 @@ def test_a_birth_year_is_a_persons_age_and_a_budget_a_price(engine: Engine) -> N
     assert "age" in asked("李茂喜是哪年出生的")
     assert "price" in asked("What is the total budget for the quality innovation contest?")
     assert engine.ask("李茂喜是哪年出生的").status is not Status.ANSWER
+
+
+def test_where_a_check_was_heard_is_no_part_of_it(engine: Engine) -> None:
+    """我看朋友圈说… names where the asker read it; 说明书 is a word, not hearsay."""
+    t = "我看朋友圈说今年是第46个质量月 对不对啊"
+    assert aspects.as_asked(t, aspects.checked(t)) == "今年是第几个质量月"
+    assert aspects.as_asked("说明书上写了3个吗", {"3": "个"}).startswith("说明书")
+    assert "45" in engine.ask(t).text

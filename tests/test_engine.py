@@ -391,6 +391,8 @@ def test_a_reason_told_after_the_question_is_no_part_of_it(engine: Engine) -> No
     # whoever the reason speaks of: 想带老婆孩子去逛逛 tells why, 门票多少钱 asks on
     assert engine.without_context("品博会几月办，想带老婆孩子去逛逛") == "品博会几月办，"
     assert "门票" in engine.without_context("品博会几月办，想带孩子去，门票多少钱？")
+    # heard of after the question, it is a reason too (before it, it is what is asked of)
+    assert engine.without_context("高善武是啥职务啊，新闻里老看到这名字") == "高善武是啥职务啊，"
 
 
 @pytest.mark.parametrize(("question", "entries"), [
