@@ -393,7 +393,7 @@ _COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
 _UNIT_OF_RE = re.compile(rf"(?:多少|几多|几)([{_M}])([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
                         "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共",
-                        "真的", "真假"})
+                        "真的", "真假", "听说", "据说", "好像", "是吗", "对吗"})
 
 
 _VERBS = "获得有是在被为让给去来到参入"
@@ -469,7 +469,8 @@ def listed(text: str) -> str | None:
     if match is None:
         return None
     thing = match.group(1)
-    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方" + "".join(_PARTICLES) \
+    # 哪几家一块推进的, 一起建的: together, not a thing
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方一共联合" + "".join(_PARTICLES) \
             or thing[1] in _PARTICLES | {"的"} or thing[1] in "级还也都又说讲直属":
         return None  # 哪几家啊我…: a particle; 哪些市级 / 市直部门: a level; 哪几方: parties
     return thing

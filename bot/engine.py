@@ -901,7 +901,10 @@ class Engine:
                        lang: str) -> Reply:
         """"报道没有提到品博会的门票价格。关于品博会，报道提到：……" with the subject's question
         (its overview when one is near the top) as a button."""
-        names = self._shared_names(top, tokens)
+        # a question-word group ([哪些, 有哪些]) counts as named for the decision, but it is
+        # no subject to name: "报道没有提到哪些的完整名单" reads as nonsense
+        names = [n for n in self._shared_names(top, tokens)
+                 if not any(aspects.asked(v) for v in self._names.get(n, [])[:1])]
         group = self._names.get(names[0], []) if names else []
         entry = (self._overview(names[0]) if names else None) or top.entry
         detail = aspects.label(sorted(top.missing, key=aspects.ASPECTS.index)[0],

@@ -718,3 +718,20 @@ def test_where_a_check_was_heard_is_no_part_of_it(engine: Engine) -> None:
     assert aspects.as_asked(t, aspects.checked(t)) == "今年是第几个质量月"
     assert aspects.as_asked("说明书上写了3个吗", {"3": "个"}).startswith("说明书")
     assert "45" in engine.ask(t).text
+
+
+def test_together_is_no_listed_thing_and_heard_is_no_counted_noun(engine: Engine) -> None:
+    """哪几家一块推进的 asks which parties (一块 is "together"); 有几个，听说有30个是吗 counts
+    老字号, not 听说."""
+    assert aspects.listed("高端产业集聚区是哪几家一块推进的") is None
+    assert aspects.counted_all("中华老字号青岛有几个听说有几个") == []
+    reply = engine.ask("那个国家质量基础设施总部基地是哪几家一块建的")
+    assert reply.status is Status.ANSWER and "城阳" in reply.text
+    assert "19个" in engine.ask("中华老字号青岛有几个 听说有30个是吗").text
+
+
+def test_the_honest_reply_names_no_question_word_as_its_subject(engine: Engine) -> None:
+    """[哪些, 有哪些] counts as named for the decision, but "报道没有提到哪些的…" is no reply."""
+    for question in ("老百姓能参加的质量活动有哪些 比如开放日那种", "品博会门票多少钱"):
+        reply = engine.ask(question)
+        assert "提到哪些" not in reply.text and "关于哪些" not in reply.text
