@@ -708,6 +708,7 @@ def test_a_place_in_order_is_no_count(engine: Engine) -> None:
 def test_a_birth_year_is_a_persons_age_and_a_budget_a_price(engine: Engine) -> None:
     """李茂喜是哪年出生的 asks his age (the report gives none), not when the event was."""
     assert "age" in asked("李茂喜是哪年出生的")
+    assert "age" in asked("高善武局长多少岁")  # 幾多歲 in Cantonese
     assert "price" in asked("What is the total budget for the quality innovation contest?")
     assert engine.ask("李茂喜是哪年出生的").status is not Status.ANSWER
 
