@@ -117,7 +117,7 @@ _ZH: dict[str, str] = {
              rf"那[\d两几]+[{_M}]\S{{0,14}}是(?:啥|什么|哪些)|"
              # 具体是几点 asks the hour, not a list
              r"具体是(?!\s|几|多少|谁|哪天|哪一天|哪年|哪一年|哪个月|什么时候|何时|哪里|哪儿|在哪)|"
-             r"都是(?:啥|什么|哪)|"
+             r"都是(?:啥|什么|哪|谁)|"
              r"哪[个一](?:单位|企业|公司|机构|部门|行业|产业|类|项)|"
              # 是哪五家 (Cantonese 係邊五間): the numeral stays a character after 哪
              r"哪[三四五六七八九十]+[个家间位种款所](?![字词句])",
@@ -419,7 +419,7 @@ def counted_all(text: str) -> list[str]:
     # 第几回 asks which edition, not a number of things; 举几个例子 asks for some
     return [m.group(1) for m in _COUNTED_RE.finditer(base)
             if base[m.start() - 1:m.start()] not in ("第", "举", "列") and m.group(1) not in _NOT_NOUNS
-            and m.group(1)[0] not in _VERBS + _M + "多十百千" and not _PARTICLES & set(m.group(1))]
+            and m.group(1)[0] not in _VERBS + _M + "多十百千不" and not _PARTICLES & set(m.group(1))]
 
 
 def counted_en(text: str) -> list[str]:
@@ -522,8 +522,8 @@ _HEARD_RE = re.compile(r"^(?:\S{0,6}?(?:听说|听人说|据说)|\S{1,8}?说(?![
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
 _BELIEF_TAIL_RE = re.compile(r"(?:是不是真的|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
-                             r"对不对|对不|是不是|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
-_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
+                             r"对不对|对不|[对是]把|是不是|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
+_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
 # 60个亿 checks 亿, not a count in 个
@@ -673,8 +673,8 @@ _EN_NUMBERS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"])}
 _ZH_NUMBERS = {w: i for i, w in enumerate("零一两三四五六七八九十") if i} | {"二": 2}
 _WHICH_N_RE = re.compile(r"哪([两二三四五六七八九十])\s*[个家件项条所位名款种部幅朵]")
-_EN_STATED_RE = re.compile(r"\b(?:which |(?:which|what) (?:are|were) the |list of (?:the |all (?:the )?)?|"
-                           r"all (?:of )?the )"
+_EN_STATED_RE = re.compile(r"\b(?:which |(?:which|what) (?:are|were) the |"
+                           r"(?:list|names?) of (?:the |all (?:the )?)?|all (?:of )?the )"
                            r"(two|three|four|five|six|seven|eight|nine|ten|\d+)\b")
 
 

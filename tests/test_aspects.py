@@ -736,3 +736,15 @@ def test_the_honest_reply_names_no_question_word_as_its_subject(engine: Engine) 
     for question in ("老百姓能参加的质量活动有哪些 比如开放日那种", "品博会门票多少钱"):
         reply = engine.ask(question)
         assert "提到哪些" not in reply.text and "关于哪些" not in reply.text
+
+
+def test_typed_checks_and_stated_lists_of_who(engine: Engine) -> None:
+    """对把 is 对吧 mistyped; 不就三个吗 counts no 不就; 那26家都是谁家 and "the names of the 26"
+    ask a list of 26, which the report does not give."""
+    assert aspects.checked("青岛中华老字号是20个对把") == {"20": "个"}
+    assert "19个" in engine.ask("青岛中华老字号是20个对把").text
+    assert aspects.counted_all("提名奖一共有几个不就三个吗") == []
+    assert aspects.stated_count("what are the names of the 26 brands") == 26
+    for question in ("首批好品山东青岛那26家都是谁家",
+                     "what are the names of the 26 good products shandong brands"):
+        assert engine.ask(question).status is not Status.ANSWER
