@@ -513,17 +513,21 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
         asked_for = "哪" if unit == "年" else "几"
         out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*(?:个\s*)?{re.escape(unit)}",
                      asked_for + unit, out)
-    return _BELIEF_TAIL_RE.sub("", _HEARD_RE.sub("", out))
+    heard = _HEARD_RE.match(out)
+    if heard is not None and not _ASKS_RE.search(heard.group(0)):
+        out = out[heard.end():]  # not …有几个听说…: that prefix asks
+    return _BELIEF_TAIL_RE.sub("", out)
 
 
 # 我看朋友圈说…, 听人说…: where the asker heard it is no part of what is checked
-_HEARD_RE = re.compile(r"^(?:\S{0,6}?(?:听说|听人说|据说)|\S{1,8}?说(?![明法服]))(?=\S{4})")
+_HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说)|\S{1,12}?说(?![明法服]))(?=\S{4})")
 
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
 _BELIEF_TAIL_RE = re.compile(r"(?:是不是真的|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
                              r"对不对|对不|[对是]把|是不是|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
-_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|没错|没记错|好像|听说|记得|是否|有没有|"
+_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|真的假的|真假|没错|没记错|好像|听说|记得|"
+                        r"是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
 # 60个亿 checks 亿, not a count in 个

@@ -419,7 +419,9 @@ class Engine:
                 kept.append(c)
                 asked_before = asked_before or c.rstrip().endswith(("?", "？")) or _asks(c)
         rest = "".join(kept)
-        return rest if len(rest.strip()) >= 4 else text
+        if len(rest.strip()) < 4 or _BELIEF_ONLY_RE.fullmatch(rest.strip(" ，,？?。.!！")):
+            return text  # …投了10个亿，真的假的: what is checked came before the check
+        return rest
 
     def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
         """The answer of one entry, for a suggestion the citizen picked."""
@@ -1033,6 +1035,8 @@ _PART_FILLERS = frozenset("的了吗呢啊吧是")
 _SPACED_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # 线上还是线下, 对吗: a last clause that asks with no detail's words
 _CHOICE_RE = re.compile(r"还是|還是|吗|嗎|呢|么|\bor\b|[?？]", re.IGNORECASE)
+_BELIEF_ONLY_RE = re.compile(r"(?:是不是真的|真的假的|是真的吗|真的吗|对吗|对吧|是吗|是吧|对不对|对不|没错吧|"
+                             r"真假|是不是)[啊呀呢哈嘛]?")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
 _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)

@@ -748,3 +748,13 @@ def test_typed_checks_and_stated_lists_of_who(engine: Engine) -> None:
     for question in ("首批好品山东青岛那26家都是谁家",
                      "what are the names of the 26 good products shandong brands"):
         assert engine.ask(question).status is not Status.ANSWER
+
+
+def test_a_check_told_as_a_story_keeps_what_it_checks(engine: Engine) -> None:
+    """我跑网约车拉过一个客人说…投了10个亿 真的假的: the story's clause holds the figure checked,
+    so it is not dropped as the asker's story, and only the hearsay before 说 is left out."""
+    question = "我跑网约车拉过一个客人说总部基地一期投了10个亿 真的假的"
+    assert aspects.as_asked(question, aspects.checked(question)) == "总部基地1期投了几亿"
+    assert "有几个" in aspects.as_asked("中华老字号青岛有几个 听说有30个是吗", {"30": "个"})
+    assert engine.without_context(question) == question.replace(" ", "，")
+    assert "6亿" in engine.ask(question).text
