@@ -366,10 +366,12 @@ class Engine:
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
             return None
-        asks = [c.rstrip().endswith(("?", "？")) or _asks(c) for c in clauses]
+        asks = [c.rstrip().endswith(("?", "？")) or _asks(c) for c in clauses[:-1]]
         # the last clause asks unless an earlier one did: "when is the expo? i want to take
-        # my students" ends with the asker's reason
-        asks[-1] = asks[-1] or not any(asks[:-1]) or _CHOICE_RE.search(clauses[-1]) is not None
+        # my students" ends with the asker's reason (the cheap tests first: _asks is not)
+        last = clauses[-1]
+        asks.append(not any(asks) or last.rstrip().endswith(("?", "？"))
+                    or _CHOICE_RE.search(last) is not None or _asks(last))
         if all(asks):
             return None
         named = self.normalizer.named_tokens
@@ -410,14 +412,17 @@ class Engine:
             last = i == len(clauses) - 1
             # after the question, a clause that asks nothing is the asker's reason
             # (品博会几月办，想带老婆孩子去逛逛), whoever it speaks of
+            # (the cheap tests first: _asks and the tokens are not)
             story = ((not last or asked_before)
                      and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
-                     and not _asks(c) and (asked_before or not _HEARSAY_RE.match(c))
                      and not c.rstrip().endswith(("?", "？")) and not _CHOICE_RE.search(c)
+                     and (asked_before or not _HEARSAY_RE.match(c)) and not _asks(c)
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:
                 kept.append(c)
-                asked_before = asked_before or c.rstrip().endswith(("?", "？")) or _asks(c)
+                # a question word is enough to tell (and cheap: _asks is not)
+                asked_before = asked_before or c.rstrip().endswith(("?", "？")) or bool(
+                    _QUESTION_WORD_RE.search(c))
         rest = "".join(kept)
         if len(rest.strip()) < 4 or _BELIEF_ONLY_RE.fullmatch(rest.strip(" ，,？?。.!！")):
             return text  # …投了10个亿，真的假的: what is checked came before the check
@@ -594,7 +599,8 @@ class Engine:
                 missing = missing | {"which"}  # a list of something else
             if title is not None and not aspects.holds(title, self._plain(r.entry)):
                 missing = missing | {"who"}  # the holder of another office
-            if listed >= 2 and aspects.longest_list(r.entry.answer.zh) < listed:
+            if listed >= 2 and self._derived("longest_list", r.entry,
+                                             lambda e: aspects.longest_list(e.answer.zh)) < listed:
                 missing = missing | {"full_list"}
             elif listed >= 2 and "full_list" in missing:
                 missing = missing - {"full_list"}  # 点名了哪两家: the answer names the two
