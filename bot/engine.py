@@ -398,7 +398,9 @@ class Engine:
         tell about the citizen, not what is asked, yet their words (企业, 员工) pull the
         question to entries about companies. Such a clause speaks of the asker (or goes on
         with what the previous one told), names none of the knowledge's things, asks nothing,
-        and is not the last one unless a question came before it."""
+        and is not the last one unless a question came before it. After the question, any
+        clause that asks nothing is the asker's reason (想带老婆孩子去逛逛), whoever it speaks
+        of; a space between Chinese words ends a clause as a comma does."""
         text = _SPACED_RE.sub("，", text)
         clauses = _CLAUSE_RE.findall(text)
         if len(clauses) < 2:
@@ -912,7 +914,7 @@ class Engine:
         # a question-word group ([哪些, 有哪些]) counts as named for the decision, but it is
         # no subject to name: "报道没有提到哪些的完整名单" reads as nonsense
         names = [n for n in self._shared_names(top, tokens)
-                 if not any(aspects.asked(v) for v in self._names.get(n, [])[:1])]
+                 if not aspects.asked(self._names.get(n, [""])[0])]
         group = self._names.get(names[0], []) if names else []
         entry = (self._overview(names[0]) if names else None) or top.entry
         detail = aspects.label(sorted(top.missing, key=aspects.ASPECTS.index)[0],
