@@ -180,6 +180,8 @@ _EN: dict[str, str] = {
              r"bureau|agency|platform|event|law|regulation|person)\b)|list|what are the|"
              r"what were the|name the|all the)\b",
     "why": r"\b(?:why|purpose|what for|role|aim|goal|point of|significance)\b",
+    # "which edition is it", "what number": a place in an order (第几), told by 第45个
+    "ordinal": r"\b(?:(?:which|what) (?:edition|number|session)|how manyth)\b",
     "said": r"\b(?:what (?:exactly )?did \w+(?: \w+){0,4} (?:say|share|tell|talk about)|what (?:was|were) "
             r"(?:said|shared)|content of (?:his|her|their|the) (?:speech|talk|presentation|sharing))\b",
     # not "the 2021 annual list": only an event said to recur
@@ -492,8 +494,8 @@ def checked(text: str) -> dict[str, str]:
     found = {}
     for m in _CHECKED_RE.finditer(base):
         number, unit = m.group(1), m.group(2) or ""
-        if base[max(m.start() - 1, 0):m.start()] == "第" and base[max(m.start() - 2, 0)] != "是":
-            continue  # 第5届 is another edition; 今年是第40个 checks which one this is
+        if base[max(m.start() - 1, 0):m.start()] == "第" and base[max(m.start() - 2, 0)] not in "是到经":
+            continue  # 第5届 is another edition; 今年是第40个, 办到第3届了吧 check which one this is
         if unit == "年" and number.isdigit() and int(number) > 2022:
             continue
         if number == "1":
@@ -511,7 +513,7 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
         if not unit:
             continue
         asked_for = "哪" if unit == "年" else "几"
-        out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*(?:个\s*)?{re.escape(unit)}",
+        out = re.sub(rf"(?<![\d.]){re.escape(number)}\s*(?:[多余]\s*)?(?:个\s*)?{re.escape(unit)}",
                      asked_for + unit, out)
     heard = _HEARD_RE.match(out)
     if heard is not None and not _ASKS_RE.search(heard.group(0)):
@@ -519,19 +521,52 @@ def as_asked(text: str, figures: dict[str, str]) -> str:
     return _BELIEF_TAIL_RE.sub("", out)
 
 
+def as_stated(text: str, figures: dict[str, str] | None = None) -> str:
+    """An English check without its hearsay and its tag, its figures asked for ("i heard the
+    essay category has 80 winners, true?" → "the essay category has how many winners"):
+    "heard" and "true" are no words of what is checked, a tag clause of its own ("true?") was
+    weighed as the question, and the figure doubted is what is asked, as in Chinese."""
+    out = _EN_TAG_RE.sub("", _EN_HEARD_RE.sub("", text, count=1))
+    if len(out.split()) < 3:
+        return text
+    for number in figures or ():
+        year = number.isdigit() and 1900 < int(number) < 2100
+        out = re.sub(rf"\b{_EN_MONTH}\s+{re.escape(number)}\b", "which day", out, count=1,
+                     flags=re.IGNORECASE)  # "may 20" doubts the day
+        out = re.sub(rf"(?<![\d.,]){re.escape(number)}(?:st|nd|rd|th)\b", "which number", out,
+                     count=1)  # "the 40th" doubts which one this is
+        # "top 500" is a name, not the figure doubted
+        out = re.sub(rf"(?<![\d.,])(?<!top ){re.escape(number)}(?![\d.,]*\d|st|nd|rd|th)",
+                     "which year" if year else "how many", out, count=1)
+    return out
+
+
+_EN_HEARD_RE = re.compile(
+    r"^\s*(?:(?:i|we)\s+(?:heard|read|think|thought|remember|was told|saw)|someone\s+(?:told me|said)|"
+    r"(?:my\s+\w+|people|they)\s+(?:said|say|told me)|is it (?:true|correct|right))(?:\s+that)?[,\s]+",
+    re.IGNORECASE)
+_EN_TAG_RE = re.compile(
+    r"[,\s]*(?:(?:(?:is|was)\s+(?:it|that|this)\s+|am i\s+)?(?:right|true|correct|really|yes|"
+    r"isn'?t it|aren'?t they|or not|is true|no)|(?:or\s+)?(?:is|was) it (?:about |around )?[\d,.]+)"
+    r"\s*[?!.]*\s*$", re.IGNORECASE)
+_EN_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+
+
 # 我看朋友圈说…, 听人说…: where the asker heard it is no part of what is checked
-_HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说)|\S{1,12}?说(?![明法服]))(?=\S{4})")
+_HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说|记得|印象中)|\S{1,12}?说(?![明法服]))(?=\S{4})")
 
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
-_BELIEF_TAIL_RE = re.compile(r"(?:是不是真的|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
+_BELIEF_TAIL_RE = re.compile(r"(?:是不是真的?|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
                              r"对不对|对不|[对是]把|是不是|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
 _BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|真的假的|真假|没错|没记错|好像|听说|记得|"
                         r"是否|有没有|"
-                        r"^(?:is|are|does|do|did|was|were|has|have)\b|"
+                        r"^(?:is|are|does|do|did|was|were|has|have)\b|\b(?:is|was) it (?:about |around )?\d|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")
 # 60个亿 checks 亿, not a count in 个
-_CHECKED_RE = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:个\s*(?=[亿万]))?([{_M}年月日号次]|(?=\s*[a-z]))")
+# 20多个 checks 个 (a rough figure still names the count it doubts); "is it 1000?" ends a check
+_CHECKED_RE = re.compile(rf"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:[多余]\s*)?(?:个\s*(?=[亿万]))?"
+                         rf"([{_M}年月日号次]|(?=\s*[a-z])|(?=\s*[?？]?\s*$))")
 _ASKS_RE = re.compile(r"[哪谁几啥咋]|什么|多少|怎|为何|\b(?:why|what|who|which|how|where|when)\b")
 
 

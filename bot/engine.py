@@ -339,6 +339,8 @@ class Engine:
         checked = aspects.checked(text)
         if checked and lang != "en":
             text = aspects.as_asked(text, checked)  # 老字号是20个吗 asks 老字号是几个
+        elif lang == "en":
+            text = aspects.as_stated(text, checked)  # "i heard …, true?" checks what it heard
         base = self.normalizer.base_tokens(text)
         fixed, pinyin = self.speller.correct(list(base))  # understand()
         if fixed != base and _repairs_a_place(base, fixed):
@@ -372,6 +374,10 @@ class Engine:
         last = clauses[-1]
         asks.append(not any(asks) or last.rstrip().endswith(("?", "？"))
                     or _CHOICE_RE.search(last) is not None or _asks(last))
+        # 质量月有市民能参加的活动，都有啥: a bare question word asks of the clause before it
+        for i in range(1, len(clauses)):
+            if asks[i] and not asks[i - 1] and len(clauses[i].strip(" ，,。？?！!；;…：")) <= 3:
+                asks[i - 1] = True
         if all(asks):
             return None
         named = self.normalizer.named_tokens
@@ -418,7 +424,8 @@ class Engine:
             story = ((not last or asked_before)
                      and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
                      and not c.rstrip().endswith(("?", "？")) and not _CHOICE_RE.search(c)
-                     and (asked_before or not _HEARSAY_RE.match(c)) and not _asks(c)
+                     and (asked_before or not _HEARSAY_RE.match(c))
+                     and not _WH_WORD_RE.search(c) and not _asks(c)
                      and not any(t in named for t in self.normalizer.tokens(c)))
             if not story:
                 kept.append(c)
@@ -1029,6 +1036,8 @@ _OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern
 # A message asking two things: its parts end in question marks, or an English "…, and will …"
 _PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|what|how|when|"
                        r"where|who|which|does|do|did|can|has|have)\b)", re.IGNORECASE)
+# 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
+_WH_WORD_RE = re.compile("什么|啥|哪|谁|几|多少|怎么|如何|咩|乜")
 _QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|\b(?:what|how|when|"
                                r"where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
@@ -1051,7 +1060,9 @@ _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)
 # a parent's or a pupil's errand is the asker's story too (孩子手抄报要写…, 作业要写…)
 _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人|孩子|小孩|给孩子|帮孩子|跟孩子|家里|作业|老师布置)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
-_HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到)")
+# (我孙子说…, 有人说…: a relative's word too, but not 说明 or 说法)
+_HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到|"
+                         r"(?<=\S)说(?![明法服话]))")
 
 
 def _repairs_a_place(base: list[str], fixed: list[str]) -> bool:

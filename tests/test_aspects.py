@@ -758,3 +758,42 @@ def test_a_check_told_as_a_story_keeps_what_it_checks(engine: Engine) -> None:
     assert "有几个" in aspects.as_asked("中华老字号青岛有几个 听说有30个是吗", {"30": "个"})
     assert engine.without_context(question) == question.replace(" ", "，")
     assert "6亿" in engine.ask(question).text
+
+
+def test_an_english_check_is_read_without_its_hearsay_and_tag(engine: Engine) -> None:
+    """"i heard …, true?" checks what was heard: "heard" and "true" are no part of it, the
+    tag was weighed as a question of its own, and the figure doubted is what is asked."""
+    question = "i heard qingdao has 25 time-honoured brands, true?"
+    assert aspects.as_stated(question, aspects.checked(question)) == \
+        "qingdao has how many time-honoured brands"
+    assert aspects.as_stated("is it the 44th quality month?", {"44": ""}) == \
+        "is it the which number quality month?"
+    assert "top 500" in aspects.as_stated("is it true qingdao has 4 world top 500 brands",
+                                          {"4": "", "500": ""})
+    reply = engine.ask(question)
+    assert reply.status is Status.ANSWER and "19" in reply.text
+    reply = engine.ask("how many brands will come to the expo, is it 2000?")
+    assert reply.status is Status.ANSWER and "400" in reply.text
+
+
+def test_remembered_rough_and_reached_figures_are_checks(engine: Engine) -> None:
+    """我记得… is where the figure came from; 一百多件 still doubts a count in 件; 办到第五届了吧
+    doubts which edition this is; 聽講 is Cantonese hearsay."""
+    assert aspects.checked("青岛驰名商标是不是有一百多件") == {"100": "件"}
+    assert aspects.checked("故事大赛都办到第五届了吧") == {"5": "届"}
+    assert aspects.as_asked("我记得老字号是25个吧", {"25": "个"}) == "老字号是几个"
+    for question in ("我记得青岛老字号是25个吧", "聽講青島有30個中華老字號，係咪真㗎？"):
+        reply = engine.ask(question)
+        assert reply.status is Status.ANSWER and "19" in reply.text
+
+
+def test_a_relatives_word_and_a_bare_question_word_stay_in_the_question(engine: Engine) -> None:
+    """我老伴说… is hearsay that holds the matter asked; 咱普通人能参加啥质量活动 asks with 啥
+    though no aspect's words do; 都有啥 asks of the clause before it."""
+    question = "我老伴说雷神公司拿过市长质量奖 一共几家"
+    assert "雷神" in engine.without_context(question)
+    reply = engine.ask(question)  # the mayor's award, or no answer: not the nominees
+    assert reply.status is not Status.ANSWER or reply.entry_id == "award-mayor"
+    assert "活动" in engine.without_context("咱普通人能参加啥质量活动 周末有空")
+    core = engine.read(engine.without_context("质量月有给市民的活动 都有啥")).core
+    assert core is None or "民" in core
