@@ -421,6 +421,8 @@ class Engine:
             # after the question, a clause that asks nothing is the asker's reason
             # (品博会几月办，想带老婆孩子去逛逛), whoever it speaks of
             # (the cheap tests first: _asks and the tokens are not)
+            if asked_before and _GUESS_RE.fullmatch(c) and not _asks(c):
+                continue  # 在哪开的，是在市南区吗: the asker's guess at what they asked
             story = ((not last or asked_before)
                      and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
                      and not c.rstrip().endswith(("?", "？")) and not _CHOICE_RE.search(c)
@@ -1036,10 +1038,13 @@ _OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern
 # A message asking two things: its parts end in question marks, or an English "…, and will …"
 _PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|what|how|when|"
                        r"where|who|which|does|do|did|can|has|have)\b)", re.IGNORECASE)
+# 是在市南区吗, 是十二月吧: a guess at the answer, said after the question
+_GUESS_RE = re.compile(r"\s*(?:是不是|就是|应该是|不会是|是)在?[^，,。？?！!\s]{1,8}?(?:吗|吧|嘛|么)"
+                       r"[？?。！!，,\s]*")
 # 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
 _WH_WORD_RE = re.compile("什么|啥|哪|谁|几|多少|怎么|如何|咩|乜")
-_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|\b(?:what|how|when|"
-                               r"where|who|which|why|will|is|are|does|do|did|can)\b",
+_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|在那[里儿](?=\S*的)|"
+                               r"\b(?:what|how|when|where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
 _TWO_PARTS_UP_TO = 120  # characters: longer messages tell a story around one question
 _TWO_PARTS_UP_TO_ZH = 45  # in Chinese, where a character says what an English word does

@@ -797,3 +797,13 @@ def test_a_relatives_word_and_a_bare_question_word_stay_in_the_question(engine: 
     assert "活动" in engine.without_context("咱普通人能参加啥质量活动 周末有空")
     core = engine.read(engine.without_context("质量月有给市民的活动 都有啥")).core
     assert core is None or "民" in core
+
+
+def test_a_guess_after_the_question_names_no_other_subject(engine: Engine) -> None:
+    """主题活动在哪开的 是在市南区吗: 市南区 is the asker's guess at the answer, not a district
+    asked about (which the report would not cover); 在那里开的 is 在哪里 mistyped."""
+    for question in ("主题活动在哪开的 是在市南区吗", "质量月主题活动在那里开的 是在黄岛吗"):
+        assert "是在" not in engine.without_context(question)
+        reply = engine.ask(question)
+        assert reply.status is Status.ANSWER and "城阳" in reply.text
+    assert "线下" in engine.without_context("品博会啥时候办 线上还是线下")
