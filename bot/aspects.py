@@ -472,8 +472,10 @@ def listed(text: str) -> str | None:
         return None
     thing = match.group(1)
     # 哪几家一块推进的, 一起建的: together, not a thing
-    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方一共联合" + "".join(_PARTICLES) \
-            or thing[1] in _PARTICLES | {"的"} or thing[1] in "级还也都又说讲直属":
+    # 哪几家 我就记得…: the asker goes on (我, 比如), no thing is named; 哪些市里的部门: a level
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方一共联合我你他她咱您比例譬像" \
+            or thing[0] in _PARTICLES or thing[1] in _PARTICLES | {"的"} \
+            or thing[1] in "级还也都又说讲直属里":
         return None  # 哪几家啊我…: a particle; 哪些市级 / 市直部门: a level; 哪几方: parties
     return thing
 

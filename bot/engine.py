@@ -437,6 +437,9 @@ class Engine:
         rest = "".join(kept)
         if len(rest.strip()) < 4 or _BELIEF_ONLY_RE.fullmatch(rest.strip(" ，,？?。.!！")):
             return text  # …投了10个亿，真的假的: what is checked came before the check
+        if len(rest) <= 8 and len(kept) < len(clauses) and not any(
+                t in named for t in self.normalizer.tokens(rest)):
+            return text  # …还有一个跟人才有关的计划，叫什么名字: the story held the subject
         return rest
 
     def answer_entry(self, entry_id: str, lang: str = "zh") -> Reply | None:
@@ -879,9 +882,14 @@ class Engine:
         return [t for j, t in enumerate(named) if held[j, 0] or held[len(ids) + j, 0]]
 
     def _subject_known(self, top: _Scored, tokens: list[str]) -> bool:
-        """Whether the question is about the entry's subject (only its aspect is missing)."""
-        return bool(self._shared_names(top, tokens)) or (
-            top.hit.phrasing_cover >= 0.6 and top.explained >= 0.5)
+        """Whether the question is about the entry's subject (only its aspect is missing): it
+        speaks of a named thing asked, or, when none is named, most of a phrasing was asked.
+        An entry on another named thing is not (质量月每年都办吗 is no question on the expo's
+        yearly ambition, though most of its phrasing's words were asked)."""
+        if self._shared_names(top, tokens):
+            return True
+        return (top.hit.phrasing_cover >= 0.6 and top.explained >= 0.5
+                and not any(t in self.normalizer.named_tokens for t in tokens))
 
     def _overview(self, name: str) -> Entry | None:
         """The entry that says what a named thing is: most of its phrasings name it and ask

@@ -807,3 +807,22 @@ def test_a_guess_after_the_question_names_no_other_subject(engine: Engine) -> No
         reply = engine.ask(question)
         assert reply.status is Status.ANSWER and "城阳" in reply.text
     assert "线下" in engine.without_context("品博会啥时候办 线上还是线下")
+
+
+def test_the_asker_going_on_names_no_listed_thing() -> None:
+    """哪几家 我就记得有个青啤: 我就 is the asker going on, 比如 an example, 市里的 a level; none is
+    the kind of thing listed, and taking it for one made every entry lack the list."""
+    assert aspects.listed("提名奖是哪几家我就记得有个青啤") is None
+    assert aspects.listed("质量活动有哪些比如开放日那种") is None
+    assert aspects.listed("十大质量提升工作有哪些市里的部门参与") is None
+    assert aspects.listed("青岛有哪些行业用过这个平台") == "行业"
+
+
+def test_a_bare_question_after_a_story_keeps_the_story(engine: Engine) -> None:
+    """…还有一个跟人才有关的计划，叫什么名字: the story names the subject, though no synonym
+    group does; 叫什么名字 alone matched any entry asked for a name."""
+    question = "我问一下，品牌伙伴成长计划之外，另一个跟人才有关的计划，叫什么名字"
+    assert engine.without_context(question) == question
+    reply = engine.ask(question)
+    assert reply.status is not Status.ANSWER or "人才" in reply.text
+    assert engine.without_context("我是开出租的，品博会几月办") == "品博会几月办"
