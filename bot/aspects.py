@@ -395,7 +395,7 @@ _COUNTED_RE = re.compile(rf"(?:多少|几多|几)[{_M}]?([\u4e00-\u9fff]{{2}})")
 _UNIT_OF_RE = re.compile(rf"(?:多少|几多|几)([{_M}])([\u4e00-\u9fff]{{2}})")
 _NOT_NOUNS = frozenset({"参加", "参与", "获得", "入选", "获奖", "左右", "以上", "方面", "时间", "时候",
                         "年度", "月份", "问题", "呢呢", "来着", "比例", "比重", "钱呢", "一共", "总共",
-                        "真的", "真假", "听说", "据说", "好像", "是吗", "对吗"})
+                        "真的", "真假", "听说", "据说", "好像", "是吗", "对吗", "还是"})
 
 
 _VERBS = "获得有是在被为让给去来到参入"
@@ -473,7 +473,7 @@ def listed(text: str) -> str | None:
     thing = match.group(1)
     # 哪几家一块推进的, 一起建的: together, not a thing
     # 哪几家 我就记得…: the asker goes on (我, 比如), no thing is named; 哪些市里的部门: a level
-    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方一共联合我你他她咱您比例譬像" \
+    if thing in _GENERIC_LISTS or thing[0] in _VERBS + _M + "方一共联合我你他她咱俺您比例譬像" \
             or thing[0] in _PARTICLES or thing[1] in _PARTICLES | {"的"} \
             or thing[1] in "级还也都又说讲直属里":
         return None  # 哪几家啊我…: a particle; 哪些市级 / 市直部门: a level; 哪几方: parties
@@ -560,8 +560,10 @@ _HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说|记得|印象中
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many
 _BELIEF_TAIL_RE = re.compile(r"(?:是不是真的?|是真的吗|真的吗|真的假的|对吗|对吧|是吗|是吧|没错吧|没记错吧|"
-                             r"对不对|对不|[对是]把|是不是|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
-_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|真的假的|真假|没错|没记错|好像|听说|记得|"
+                             r"对不对|对不|[对是]把|是不是|真不真|是这个数字?吗|吗|吧)[啊呀呢哈嘛]?\s*$|是不是")
+# 18部还是28部: two figures to choose from check both
+_BELIEF_RE = re.compile(r"吗|吧|对不对|对不\s*$|[对是]把\s*$|是不是|真的假的|真假|真不真|没错|没记错|好像|"
+                        r"听说|记得|\d\S{0,3}还是\d|"
                         r"是否|有没有|"
                         r"^(?:is|are|does|do|did|was|were|has|have)\b|\b(?:is|was) it (?:about |around )?\d|"
                         r"\b(?:right|correct|true|isn't it|aren't they)\b\s*$")

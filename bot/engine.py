@@ -1051,7 +1051,7 @@ _GUESS_RE = re.compile(r"\s*(?:是不是|就是|应该是|不会是|是)在?[^�
                        r"[？?。！!，,\s]*")
 # 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
 _WH_WORD_RE = re.compile("什么|啥|哪|谁|几|多少|怎么|如何|咩|乜")
-_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|在那[里儿](?=\S*的)|"
+_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|还是|在那[里儿](?=\S*的)|"
                                r"\b(?:what|how|when|where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
 _TWO_PARTS_UP_TO = 120  # characters: longer messages tell a story around one question
@@ -1066,12 +1066,12 @@ _SPACED_RE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 # 线上还是线下, 对吗: a last clause that asks with no detail's words
 _CHOICE_RE = re.compile(r"还是|還是|吗|嗎|呢|么|\bor\b|[?？]", re.IGNORECASE)
 _BELIEF_ONLY_RE = re.compile(r"(?:是不是真的|真的假的|是真的吗|真的吗|对吗|对吧|是吗|是吧|对不对|对不|没错吧|"
-                             r"真假|是不是)[啊呀呢哈嘛]?")
+                             r"真假|是不是|真不真|是这个数字?吗)[啊呀呢哈嘛]?")
 _CLAUSE_RE = re.compile(r"[^，,。！!；;？?…：]+[，,。！!；;？?…：]*")
 # a clause naming a topic (做质量主题手抄报) asks "what" only with a question word
 _WHAT_WORD_RE = re.compile(r"什么|啥|咩|乜|what", re.IGNORECASE)
 # a parent's or a pupil's errand is the asker's story too (孩子手抄报要写…, 作业要写…)
-_ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|本人|孩子|小孩|给孩子|帮孩子|跟孩子|家里|作业|老师布置)")
+_ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|俺|本人|孩子|小孩|给孩子|帮孩子|跟孩子|家里|作业|老师布置)")
 # 我听说活动最后是青岛日报社的一位领导上台讲的: what the asker heard is the question's matter
 # (我孙子说…, 有人说…: a relative's word too, but not 说明 or 说法)
 _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到|"

@@ -32,8 +32,11 @@ _NOT_ALNUM_RE = re.compile(r"[^\w ]|_")
 # Text whose tokens join back into the very same text (Chinese characters and numbers only), so
 # that the tokens → text round trip of spelling repair can be skipped.
 _ROUND_TRIP_SAFE = re.compile(f"[{_CJK}0-9]*")
-# A Latin word that stem() may change: four letters or more, ending in s.
-_MAY_STEM = re.compile(r"[a-z]{3}s(?![a-z])")
+# A Latin word that stem() may change: four letters or more, ending in s, or an irregular verb.
+_MAY_STEM = re.compile(r"[a-z]{3}s(?![a-z])|\b(?:has|had|got|gets|gotten)\b")
+# "how many trademarks has qingdao got" is asked with the words of "does qingdao have": the
+# forms of be, have, do and get are one word each (rarer forms weighed as distinctive words)
+_IRREGULAR = {"has": "have", "had": "have", "got": "get", "gets": "get", "gotten": "get"}
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
            "六": 6, "七": 7, "八": 8, "九": 9}
@@ -223,10 +226,14 @@ def segment_pinyin(word: str, syllables: Container[str], longest: int = 6) -> li
 
 
 def stem(word: str) -> str:
-    """A deliberately tiny English stemmer: plurals only (services → service, cities → city).
+    """A deliberately tiny English stemmer: plurals (services → service, cities → city) and
+    the forms of be, have, do and get.
 
     Verb endings are left alone: stripping them maps "organized" and "organize" apart.
     """
+    irregular = _IRREGULAR.get(word)
+    if irregular is not None:
+        return irregular
     if len(word) <= 3 or word.endswith(("ss", "us", "is")):
         return word
     if word.endswith("ies"):

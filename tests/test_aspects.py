@@ -6,6 +6,7 @@ import pytest
 from bot import aspects
 from bot.aspects import asked, counted, derive
 from bot.engine import Engine, Status
+from bot.text import tokenize
 
 # (aspect, simplified, traditional, English): each reads as asking that aspect.
 CASES = [
@@ -826,3 +827,20 @@ def test_a_bare_question_after_a_story_keeps_the_story(engine: Engine) -> None:
     reply = engine.ask(question)
     assert reply.status is not Status.ANSWER or "人才" in reply.text
     assert engine.without_context("我是开出租的，品博会几月办") == "品博会几月办"
+
+
+def test_choices_of_figures_and_dialect_checks(engine: Engine) -> None:
+    """18部还是28部 checks both figures (and 两个说法 after it is the asker's reason); 真唔真 and
+    是这个数吗 end a check; 俺 (Shandong for 我) is the asker going on, no listed thing."""
+    assert aspects.checked("征文类获奖作品是17部还是27部") == {"17": "部", "27": "部"}
+    reply = engine.ask("征文类获奖作品是17部还是27部 我看到两种说法")
+    assert reply.status is Status.ANSWER and "18" in reply.text
+    for question in ("聽講青島有30個中華老字號，真唔真？", "说青岛有30个中华老字号 是这个数吗"):
+        reply = engine.ask(question)
+        assert reply.status is Status.ANSWER and "19" in reply.text
+    assert aspects.listed("提名奖是哪几家俺就知道有青啤") is None
+
+
+def test_the_forms_of_have_and_get_are_one_word() -> None:
+    """"has qingdao got" asks with the words of "does qingdao have"."""
+    assert tokenize("trademarks has qingdao got") == ["trademark", "have", "qingdao", "get"]
