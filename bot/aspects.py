@@ -161,7 +161,7 @@ _EN: dict[str, str] = {
              r"closing time|opening time)\b",
     "day": r"\b(?:which day|what day|exact date|what date|which date|on what day)\b",
     "when": r"\b(?:when|wen|what year|which year|what month|which month|how long|deadline|"
-            r"time ?frame|timeline|until when|by when)\b",
+            r"time ?frame|timeline|until when|by when|dates?(?=\s*\?*\s*$))\b",
     "age": r"\b(?:how old|age|born)\b",
     "eligibility": r"\b(?:eligible|eligibility|who can|who may|requirements?|qualif\w*|criteria)\b",
     "join": r"\b(?:how (?:can|do|does|to|should) (?:i|we|one|you|a company|companies)?\s*"
@@ -189,7 +189,7 @@ _EN: dict[str, str] = {
                  r"(?:held|happen\w*|take place|run) (?:every|each) year|held annually|"
                  r"annual(?= event| fixture| expo|\?))",
     "what": r"\b(?:what is|what's|what was|what does|stand for|meaning|mean|short for|"
-            r"full name|abbreviation|about)\b",
+            r"full name|abbreviation|about|name(?=\s*\?*\s*$))\b",
 }
 _ZH_RE = {k: re.compile(v) for k, v in _ZH.items()}
 _EN_RE = {k: re.compile(v) for k, v in _EN.items()}

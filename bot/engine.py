@@ -282,6 +282,10 @@ class Engine:
         if small is not None:
             return small(asked_lang)
         read = self.read(self.without_context(text), asked_lang)
+        line = self.next_line(text, read.ranked)
+        if line is not None:  # “只有高标准”后面那句是啥: the entry quoting it holds the answer
+            score = next((r.score for r in read.ranked if r.entry is line), 0.0)
+            return self._answer(line, score, read.lang)
         reply = self.decide(read.ranked, read.lang, read.tokens, read.asked, read.asking, read.core,
                             read.checked)
         if reply.status is Status.ANSWER and reply.entry_id is not None:
@@ -293,6 +297,42 @@ class Engine:
                              suggestions=(self.suggestion(first, read.lang),
                                           self.suggestion(other, read.lang)))
         return reply
+
+    def next_line(self, text: str, ranked: list[_Scored]) -> Entry | None:
+        """For a question asking how a quotation goes on (“只有高标准”后面那句是啥, 质量强国后面
+        是什么, 城阳先行前面那半句), the entry whose answer quotes the most of those words with
+        more after them (or before them), the best ranked of several: a slogan's second half is
+        in no phrasing, and words asked that way matched entries about slogans in general. The
+        longest quotation wins (人人重视质量, not the 重视质量 of 高度重视质量工作). None for other
+        questions."""
+        if "后" not in text and "下" not in text and "前" not in text and "上" not in text:
+            return None  # the cheap test first: most questions ask nothing of the kind
+        match = _NEXT_LINE_RE.search(Normalizer.base(mandarin(text)))
+        if match is None:
+            return None
+        words, onward = match.group(1), match.group(2)[0] in "后下"
+        order = {id(r.entry): i for i, r in enumerate(ranked)}
+        for k in range(len(words), _LINE_AT_LEAST - 1, -1):
+            quoted = words[-k:]
+            holding = [e for e in self.knowledge.entries if self._goes_on(e, quoted, onward)]
+            if holding:
+                return min(holding, key=lambda e: order.get(id(e), len(order)))
+        return None
+
+    def _goes_on(self, entry: Entry, quoted: str, onward: bool) -> bool:
+        """Whether an entry's answer quotes ``quoted`` (in quotation marks, or after 写道：)
+        with more words after it (or before it) in the same quotation."""
+        quotations = self._derived("quotations", entry, lambda e: [
+            a or b for a, b in _QUOTATION_RE.findall(e.answer.zh)])
+        for line in quotations:
+            at = line.find(quoted)
+            if at < 0:
+                continue
+            # past a space, a comma or a pause mark the line goes on; its end ends it
+            beside = line[at + len(quoted):].lstrip(" ，、") if onward else line[:at].rstrip(" ，、")
+            if beside and _CJK_CHAR_RE.match(beside[0] if onward else beside[-1]):
+                return True
+        return False
 
     def other_part(self, text: str, entry_id: str, ranked: list[_Scored],
                    tokens: list[str]) -> Entry | None:
@@ -1076,6 +1116,15 @@ _ABOUT_ME_RE = re.compile(r"^\s*(?:我|咱|俺|本人|孩子|小孩|给孩子|�
 # (我孙子说…, 有人说…: a relative's word too, but not 说明 or 说法)
 _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说|据说|看到|看报道|记得|读到|"
                          r"(?<=\S)说(?![明法服话]))")
+
+
+# the words quoted, then what is asked of them: 后面那句, 下一句, 后半句, 前面那半句
+_NEXT_LINE_RE = re.compile(r"([\u4e00-\u9fff]{2,12})(?:这句|那句|这句话)?(?:的)?"
+                           r"(后面|后边|后半|下一句|下半句|下句|前面|前半|上一句|上句)")
+_LINE_AT_LEAST = 3  # characters: 标准 alone is in many answers
+# what an answer quotes: “人人重视质量、人人关注质量…”, or 报道写道：速度有极限，质量无止境。
+_QUOTATION_RE = re.compile(r"[“「]([^”」]{4,60})[”」]|(?:写道|说|表示)[：:]([^。；]{4,60})")
+_CJK_CHAR_RE = re.compile("[\u4e00-\u9fff]")
 
 
 def _repairs_a_place(base: list[str], fixed: list[str]) -> bool:

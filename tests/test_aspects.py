@@ -844,3 +844,10 @@ def test_choices_of_figures_and_dialect_checks(engine: Engine) -> None:
 def test_the_forms_of_have_and_get_are_one_word() -> None:
     """"has qingdao got" asks with the words of "does qingdao have"."""
     assert tokenize("trademarks has qingdao got") == ["trademark", "have", "qingdao", "get"]
+
+
+def test_a_bare_date_or_name_in_english_asks_when_or_what() -> None:
+    """"expo date?" asks when, "story contest name?" what it is called."""
+    assert "when" in asked("expo date?")
+    assert "what" in asked("story contest name?")
+    assert "when" not in asked("is there an update on the expo")

@@ -481,3 +481,20 @@ def test_dates_an_answer_gives_of_other_things_tell_no_when(engine: Engine) -> N
     """expo-role states its aspects: its 2017 and July 2021 date China Brand Day and a policy."""
     reply = engine.ask("品博会定在几月份办")
     assert reply.status is Status.ANSWER and reply.entry_id == "expo-date"
+
+
+def test_how_a_quotation_goes_on_is_answered_by_the_entry_quoting_it(engine: Engine) -> None:
+    """“只有高标准”后面那句, 质量强国后面四个字, 城阳先行前面: the words asked are quoted in one
+    answer with more after (or before) them; the longest quotation wins over a commoner part
+    of it (重视质量 is also in 高度重视质量工作). A quotation's end has nothing after it, and
+    words that are no quotation are left to the decision."""
+    cases = {"只有高标准 后面一句是什么": "才有高质量发展", "“人人重视质量”后面两句是啥": "人人关注质量",
+             "推介片的口号质量强国后面四个字": "城阳先行", "城阳先行前面那半句是啥": "质量强国",
+             "「速度有極限」下一句係乜？": "質量無止境"}
+    for question, said in cases.items():
+        reply = engine.ask(question)
+        assert reply.status is Status.ANSWER and said in reply.text, question
+    ranked = engine.read("城阳先行后面是什么").ranked
+    assert engine.next_line("城阳先行后面是什么", ranked) is None
+    ranked = engine.read("主题活动后面还有什么活动").ranked
+    assert engine.next_line("主题活动后面还有什么活动", ranked) is None
