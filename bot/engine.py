@@ -808,9 +808,10 @@ class Engine:
         # 全省一共多少家 asks the province's count: an entry naming the province only in
         # Qingdao's share of it (占全省比重超过九分之一) gives none
         counting = self._asks.get("how_many", "\0") in tokens and not _SHARE_RE.search(asking)
-        return any((place not in plain and place not in english) or (
+        return any((place not in plain and place not in english
+                    and _SCOPE_ZH.get(place, place) not in plain) or (
             counting and _OTHER_SCOPE_RE.fullmatch(place) is not None
-            and re.search(re.escape(place) + r"\S{0,6}\d", plain) is None)
+            and re.search(re.escape(_SCOPE_ZH.get(place, place)) + r"\S{0,6}\d", plain) is None)
             for place in found)
 
     def _pair_knowledge(self, top: _Scored, second: _Scored | None, query: Query,
@@ -1073,7 +1074,8 @@ _OTHER_CITY_RE = re.compile(
     r"chengdu|xian|jinan|yantai|weifang|weihai|zibo|dalian|shenyang|harbin|zhengzhou|hefei|"
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
 # 去年的主题, 下一届: a year or edition the report, of 2022's campaign, never speaks of
-_OTHER_TIME_RE = re.compile(r"去年|前年|明年|后年|往年|往届|上届|下届|上一届|下一届|"
+# (not the 后年 of 以后年年办吗: "from now on, every year")
+_OTHER_TIME_RE = re.compile(r"去年|(?<![以之])前年|明年|(?<![以之然])后年|往年|往届|上届|下届|上一届|下一届|"
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")
 # the province or country as a whole, or one district: the report counts the city's
@@ -1081,6 +1083,9 @@ _OTHER_SCOPE_RE = re.compile(
     "全省|全山东|山东全省|山东省内|全国(?=一共|总共|共有|有多少|有几)|"
     "黄岛|西海岸新区|市南区|市北区|李沧|崂山区|即墨|胶州|平度|莱西|"
     r"\b(?:the whole province|all of shandong|across shandong|nationwide|huangdao)\b")
+# "nationwide" is what an answer saying 全国 speaks of, though its English says "national"
+_SCOPE_ZH = {"nationwide": "全国", "the whole province": "全省", "all of shandong": "全省",
+             "across shandong": "全省", "huangdao": "黄岛"}
 _SHARE_RE = re.compile("比重|比例|占|几分之|百分之|share|percent|proportion")
 _OTHER_PLACE_RE = re.compile(f"{_OTHER_CITY_RE.pattern}|{_OTHER_SCOPE_RE.pattern}")
 # A message asking two things: its parts end in question marks, or an English "…, and will …"

@@ -498,3 +498,13 @@ def test_how_a_quotation_goes_on_is_answered_by_the_entry_quoting_it(engine: Eng
     assert engine.next_line("城阳先行后面是什么", ranked) is None
     ranked = engine.read("主题活动后面还有什么活动").ranked
     assert engine.next_line("主题活动后面还有什么活动", ranked) is None
+
+
+def test_from_now_on_is_no_other_year_and_nationwide_is_the_countrys(engine: Engine) -> None:
+    """以后年年办 is "every year from now on", not 后年 (the year after next); "nationwide" is
+    what an answer saying 全国 speaks of."""
+    reply = engine.ask("品博会以后年年都办吗")
+    assert reply.status is Status.ANSWER and "一年一度" in reply.text
+    assert engine.ask("品博会后年还办吗").status is not Status.ANSWER
+    reply = engine.ask("how many one-stop service typical cases nationwide were selected?")
+    assert reply.status is Status.ANSWER and "20" in reply.text
