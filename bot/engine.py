@@ -687,7 +687,8 @@ class Engine:
             top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
             or bool(checked and not self._gives_figures(top.entry, checked))
             or (not asked and self._named_only_in_answer(top, tokens))
-            or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry)),
+            or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry,
+                                                                     tokens)),
             top.hit.question_cover,
             top.hit.phrasing_cover, top.hit.fuzzy, len(asked), len(top.missing),
             sum(i for i, u in zip(query.info[:n], unknown[:n], strict=True) if u) / word_info,
@@ -723,12 +724,13 @@ class Engine:
                                        else re.search(r"\d", english))
                    for number, unit in checked.items())
 
-    def _only_within(self, tokens: list[str], entry: Entry) -> bool:
+    def _only_within(self, tokens: list[str], entry: Entry, whole: list[str] | None = None) -> bool:
         """Whether a named thing of the question appears in the entry's answer only inside a
         longer name that means something else: 中国质量奖 only as 中国质量奖提名奖. Asked who won
         Qingdao's one China Quality Award, the nominees are no answer (asked whether 青啤 won
-        it, they are: it was nominated)."""
-        joined = _NOT_NOMINATED_RE.sub("", "".join(tokens))
+        it, they are: it was nominated). Nominations said anywhere in the question count
+        (``whole``: "qingdao got 3 nominations …, who are they" asks who in its last clause)."""
+        joined = _NOT_NOMINATED_RE.sub("", "".join(whole or tokens))
         if joined.find("提名") >= 0 or "nominat" in joined:
             return False  # the question asks of the nominations (不是提名 asks of the award)
         named = self.normalizer.named_tokens

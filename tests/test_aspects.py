@@ -851,3 +851,13 @@ def test_a_bare_date_or_name_in_english_asks_when_or_what() -> None:
     assert "when" in asked("expo date?")
     assert "what" in asked("story contest name?")
     assert "when" not in asked("is there an update on the expo")
+
+
+def test_the_others_of_a_list_and_nominations_said_before_who(engine: Engine) -> None:
+    """除了开放日还有啥 asks the others of a list; "qingdao got 3 nominations …, who are they"
+    asks who was nominated, though its last clause names no nomination."""
+    assert "which" in asked("除了质量大讲堂还有啥活动")
+    reply = engine.ask("全民质量素质提升行动除了大讲堂还有啥活动")
+    assert reply.status is Status.ANSWER and "开放日" in reply.text
+    reply = engine.ask("qingdao got 3 nominations for the china quality award, who are they")
+    assert reply.status is Status.ANSWER and "Chaoyin" in reply.text
