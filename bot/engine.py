@@ -305,7 +305,7 @@ class Engine:
         in no phrasing, and words asked that way matched entries about slogans in general. The
         longest quotation wins (人人重视质量, not the 重视质量 of 高度重视质量工作). None for other
         questions."""
-        if "后" not in text and "下" not in text and "前" not in text and "上" not in text:
+        if _NEXT_LINE_MARK_RE.search(text) is None:
             return None  # the cheap test first: most questions ask nothing of the kind
         match = _NEXT_LINE_RE.search(Normalizer.base(mandarin(text)))
         if match is None:
@@ -1128,6 +1128,7 @@ _HEARSAY_RE = re.compile(r"^\s*\S{0,6}?(?:听说|听人说|听[^，,。]{1,4}说
 # the words quoted, then what is asked of them: 后面那句, 下一句, 后半句, 前面那半句
 _NEXT_LINE_RE = re.compile(r"([\u4e00-\u9fff]{2,12})(?:这句|那句|这句话)?(?:的)?"
                            r"(后面|后边|后半|下一句|下半句|下句|前面|前半|上一句|上句)")
+_NEXT_LINE_MARK_RE = re.compile("[后後][面边邊半]|[上下]一?句|下半句|前[面半]")  # in either script
 _LINE_AT_LEAST = 3  # characters: 标准 alone is in many answers
 # what an answer quotes: “人人重视质量、人人关注质量…”, or 报道写道：速度有极限，质量无止境。
 _QUOTATION_RE = re.compile(r"[“「]([^”」]{4,60})[”」]|(?:写道|说|表示)[：:]([^。；]{4,60})")

@@ -490,7 +490,7 @@ def test_how_a_quotation_goes_on_is_answered_by_the_entry_quoting_it(engine: Eng
     words that are no quotation are left to the decision."""
     cases = {"只有高标准 后面一句是什么": "才有高质量发展", "“人人重视质量”后面两句是啥": "人人关注质量",
              "推介片的口号质量强国后面四个字": "城阳先行", "城阳先行前面那半句是啥": "质量强国",
-             "「速度有極限」下一句係乜？": "質量無止境"}
+             "「速度有極限」下一句係乜？": "質量無止境", "「只有高標準」後面嗰句係咩": "有高質量發展"}
     for question, said in cases.items():
         reply = engine.ask(question)
         assert reply.status is Status.ANSWER and said in reply.text, question
