@@ -72,7 +72,10 @@ def to_simplified(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _s2t() -> opencc.OpenCC:
-    return opencc.OpenCC("s2t")  # loaded on first use: most questions never need it
+    # loaded on first use: most questions never need it. Taiwan's standard forms (為, 裡, 著,
+    # 才), which Hong Kong readers use too: OpenCC's plain s2t writes 爲, 裏, 着 and turns
+    # 才有 into 纔有, which neither reads as current script
+    return opencc.OpenCC("s2tw")
 
 
 def to_traditional(text: str) -> str:

@@ -158,3 +158,10 @@ def test_a_count_converted_to_traditional_keeps_its_measure_word() -> None:
     """OpenCC's phrase 个中 (箇中, "therein") made 3个中国质量奖 read 3箇中國質量獎."""
     assert to_traditional("斩获3个中国质量奖提名奖") == "斬獲3個中國質量獎提名獎"
     assert to_traditional("个中滋味") == "箇中滋味"  # the word itself is left as it is
+
+
+def test_replies_in_traditional_use_the_forms_taiwan_and_hong_kong_read() -> None:
+    """為, 裡, 著 and 才 — not OpenCC's plain 爲, 裏, 着 and 纔 (才有高质量发展 became 纔有)."""
+    text = to_traditional("只有高标准，才有高质量发展，为此在平台里记着")
+    assert "才有" in text and "為此" in text and "裡" in text and "著" in text
+    assert not set("纔爲裏着") & set(text)
