@@ -35,7 +35,7 @@ _ROUND_TRIP_SAFE = re.compile(f"[{_CJK}0-9]*")
 # A Latin word that stem() may change: four letters or more, ending in s, or an irregular verb.
 _MAY_STEM = re.compile(r"[a-z]{3}s(?![a-z])|\b(?:has|had|got|gets|gotten)\b")
 # "how many trademarks has qingdao got" is asked with the words of "does qingdao have": the
-# forms of be, have, do and get are one word each (rarer forms weighed as distinctive words)
+# forms of have and get are one word each (be and do as one word cost answers: see README)
 _IRREGULAR = {"has": "have", "had": "have", "got": "get", "gets": "get", "gotten": "get"}
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -230,7 +230,7 @@ def segment_pinyin(word: str, syllables: Container[str], longest: int = 6) -> li
 
 def stem(word: str) -> str:
     """A deliberately tiny English stemmer: plurals (services → service, cities → city) and
-    the forms of be, have, do and get.
+    the forms of have and get.
 
     Verb endings are left alone: stripping them maps "organized" and "organize" apart.
     """
