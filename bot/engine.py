@@ -706,9 +706,15 @@ class Engine:
         """Whether a question asking nothing but of one named thing (好品山东是个啥) gets an
         entry whose phrasings never name it: the thing is then only mentioned by the
         answer (the expo promotes 好品山东), which tells what the entry's subject is, not
-        what the thing is."""
+        what the thing is. A question with more words of its own than a name's overview has
+        (青岛靠五朵金花得了个什么美誉, 市民能参加啥活动 有没有开放日那种) asks of something else,
+        which the phrasings may well name."""
         named = {t for t in tokens if t in self.normalizer.named_tokens}
         if len(named) != 1:
+            return False
+        own = [t for t in tokens if t not in named and t not in _FUNCTION_CHARS
+               and not "\ue000" <= t[0] <= "\uf8ff"]
+        if len(own) > _OVERVIEW_WORDS:
             return False
         number = self._number(next(iter(named)))
         if number < 0:

@@ -452,6 +452,17 @@ def test_what_a_thing_is_is_not_told_by_an_entry_that_only_mentions_it(engine: E
     assert engine.ask("品博会是什么").entry_id == "expo-overview"
 
 
+
+def test_a_question_of_more_than_a_name_may_name_a_thing_only_its_answer_mentions(
+        engine: Engine) -> None:
+    """What is said of a name only in an answer is no answer to what the name is; but a
+    question that asks of something else, and names a thing in passing, gets the entry
+    telling that (the honour 五朵金花 earned; the activities citizens may join, such as the
+    open day)."""
+    assert engine.ask("青岛靠五朵金花得了个什么美誉").entry_id == "brand-city-of-brands"
+    reply = engine.ask("市民能参加啥质量活动 有没有开放日那种")
+    assert reply.status is Status.ANSWER and "质量大讲堂" in reply.text
+
 def test_an_article_a_citizen_says_is_no_checked_figure() -> None:
     """我听说…一位领导…吗: 一位 is how one speaks of a person, not a figure to check."""
     assert aspects.checked("我听说活动最后是一位领导上台讲的，是吗？") == {}
