@@ -684,7 +684,7 @@ class Engine:
         pair = self._pair_knowledge(top, second, query, asking_tokens)
         return Signals(
             top.score, top.score - runner_up, top.explained,
-            top.foreign or self._elsewhere(core or tokens, top.entry, tokens)
+            top.foreign or self._elsewhere(core or tokens, top.entry, tokens, bool(checked))
             or bool(checked and not self._gives_figures(top.entry, checked))
             or (not asked and self._named_only_in_answer(top, tokens))
             or (bool(asked & {"who", "which"}) and self._only_within(core or tokens, top.entry,
@@ -798,19 +798,24 @@ class Engine:
                 out.add(pair)
         return out
 
-    def _elsewhere(self, tokens: list[str], entry: Entry, whole: list[str] | None = None) -> bool:
+    def _elsewhere(self, tokens: list[str], entry: Entry, whole: list[str] | None = None,
+                   checked: bool = False) -> bool:
         """Whether the question names another place (上海, Beijing, 全省, 黄岛区) or another year
         (去年, 下一届) that the entry never does: 济南的质量月主题 asks about Jinan's campaign,
         黄岛区有多少个名牌产品 about a district the city's figure does not break down, 去年的
         主题 about 2021's, which a report on Qingdao's 2022 campaign does not tell, however
         alike the words. A place is read in the asking clauses (``tokens``: 我在济南上班，…
         says where the asker is), a time in the whole question (``whole``: 跟去年比，… asks
-        of a change since then)."""
+        of a change since then). A time guessed as the answer is no other time: 到年底还是明年
+        offers it as a choice, 品博会是明年5月份办吗 (``checked``: a figure is checked) guesses
+        the expo's date."""
         def text_of(words: list[str]) -> str:
             return " ".join("".join(t if len(t) == 1 else f" {t} " for t in words).split())
         asking = text_of(tokens)
         found = {m.group(0) for m in _OTHER_PLACE_RE.finditer(asking)}
-        found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(text_of(whole or tokens))}
+        whole_text = text_of(whole or tokens)
+        found |= {m.group(0) for m in _OTHER_TIME_RE.finditer(whole_text)
+                  if not _time_guessed(whole_text[:m.start()], whole_text[m.end():], checked)}
         plain = self._plain(entry)
         english = (entry.answer.en or "").lower()
         # 全省一共多少家 asks the province's count: an entry naming the province only in
@@ -1083,6 +1088,19 @@ _OTHER_CITY_RE = re.compile(
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
 # 去年的主题, 下一届: a year or edition the report, of 2022's campaign, never speaks of
 # (not the 后年 of 以后年年办吗: "from now on, every year")
+_CHOICE_BEFORE_RE = re.compile(r"(?:还是|或者?|或是)\s*$")
+_GUESS_BEFORE_RE = re.compile(r"(?:是|在)\s*$")
+_DATE_AFTER_RE = re.compile("^\\s*[\\d\ue000-\uf8ff]")  # 明年5月, 明年五月份 (a question word's token)
+
+
+def _time_guessed(before: str, after: str, checked: bool) -> bool:
+    """Whether a time word is the answer guessed (see Engine._elsewhere): offered as a
+    choice, or the year of a date a citizen checks (是明年5月吗; the words of the check are
+    gone from the tokens)."""
+    return bool(_CHOICE_BEFORE_RE.search(before) or (
+        checked and (_GUESS_BEFORE_RE.search(before) or _DATE_AFTER_RE.search(after))))
+
+
 _OTHER_TIME_RE = re.compile(r"去年|(?<![以之])前年|明年|(?<![以之然])后年|往年|往届|上届|下届|上一届|下一届|"
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")

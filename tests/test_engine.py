@@ -319,6 +319,14 @@ def test_a_city_in_the_scene_is_where_the_asker_is_not_what_is_asked(engine: Eng
     assert reply.entry_id == "expo-date"
 
 
+def test_a_time_offered_as_the_answer_is_no_other_time(engine: Engine) -> None:
+    """到年底还是明年 guesses when the tasks end, which the report tells; 明年的品博会 is the
+    next expo, which it does not."""
+    reply = engine.ask("十大质量提升工作要干到啥时候结束 到年底还是明年")
+    assert reply.status is Status.ANSWER and "2022年底" in reply.text
+    assert engine.ask("明年的品博会在哪里办").status is not Status.ANSWER
+
+
 def test_entries_without_english_answer_a_question_naming_another_city(
         knowledge: Knowledge) -> None:
     """Staff may leave ``answer.en`` out: a question naming another city must still get a
