@@ -788,7 +788,7 @@ def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0)
     now = now or datetime.now(TZ)
     normalizer = Normalizer(knowledge.synonyms, list(knowledge.question_words.values()),
                             knowledge.fillers)
-    texts, owners, originals = [], [], []
+    texts, owners, originals, names = [], [], [], []
     for entry in knowledge.entries:
         for question in entry.questions.zh + entry.questions.en:
             tokens = normalizer.tokens(question)
@@ -796,6 +796,7 @@ def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0)
                 texts.append(" ".join(tokens))
                 owners.append(entry.id)
                 originals.append(question)
+                names.append(frozenset(t for t in tokens if t in normalizer.named_tokens))
     warnings: list[Problem] = []
     scores = process.cdist(texts, texts, scorer=fuzz.token_sort_ratio, score_cutoff=close,
                            workers=1)
@@ -804,6 +805,8 @@ def lint(knowledge: Knowledge, now: datetime | None = None, close: float = 90.0)
         a, b = owners[i], owners[j]
         if i >= j or a == b or (a, b) in seen:
             continue
+        if names[i] and names[j] and names[i] != names[j]:
+            continue  # "What is the open day?" and "What is the expo?" name what they ask of
         seen.add((a, b))
         file, line = knowledge.entry_lines.get(a, ("?", 1))
         warnings.append(Problem(file, line, f"{a} questions",

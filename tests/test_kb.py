@@ -252,3 +252,14 @@ def test_the_shipped_categories_keep_their_ids_names_and_order() -> None:
         ("contest", "品质青岛故事大赛")]
     assert [name for _, name in engine.topics("en")][:2] == [
         "Quality Month ceremony", "The ten key tasks"]
+
+
+def test_alike_phrasings_warn_unless_they_name_different_things() -> None:
+    """Staff are warned of two entries' phrasings the matcher may confuse (省长 and 市长 differ
+    by one character), not of "What is the open day?" beside "What is the expo?": each names
+    what it asks of, which the bot tells apart."""
+    from bot.kb import lint
+
+    warned = [w.message for w in lint(load_knowledge(ROOT / "knowledge"))]
+    assert any("'省长质量奖谁获得了'" in w and "award-mayor" in w for w in warned)
+    assert not any("What is the open day?" in w for w in warned)
