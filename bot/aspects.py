@@ -556,8 +556,10 @@ _EN_TAG_RE = re.compile(
 _EN_MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
 
 
-# 我看朋友圈说…, 听人说…: where the asker heard it is no part of what is checked
-_HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说|记得|印象中)|\S{1,12}?说(?![明法服]))(?=\S{4})")
+# 我看朋友圈说…, 听人说…: where the asker heard it is no part of what is checked; nor who
+# asked the asker (我儿子作业问…是吧)
+_HEARD_RE = re.compile(r"^(?:\S{0,8}?(?:听说|听人说|据说|记得|印象中)|\S{1,12}?[说问](?![明法服题]))"
+                       r"(?=\S{4})")
 
 
 _BELIEF_UP_TO = 40  # characters of Chinese; English takes about twice as many

@@ -722,6 +722,17 @@ def test_where_a_check_was_heard_is_no_part_of_it(engine: Engine) -> None:
     assert "45" in engine.ask(t).text
 
 
+def test_who_asked_the_asker_is_no_part_of_a_check(engine: Engine) -> None:
+    """我儿子作业问…是吧 passes on a child's homework question; 问题 is a word, not who asked;
+    是吧 ends the check, so 我怕写错 after it is the asker's reason."""
+    t = "我儿子作业问今年是第46个全国质量月是吧 我怕写错"
+    assert aspects.as_asked("我儿子作业问今年是第46个全国质量月是吧", {"46": "个"}) \
+        == "今年是第几个全国质量月"
+    assert aspects.as_asked("问题清单有3个吗", {"3": "个"}).startswith("问题")
+    reply = engine.ask(t)
+    assert reply.status is Status.ANSWER and "45" in reply.text
+
+
 def test_together_is_no_listed_thing_and_heard_is_no_counted_noun(engine: Engine) -> None:
     """哪几家一块推进的 asks which parties (一块 is "together"); 有几个，听说有30个是吗 counts
     老字号, not 听说."""

@@ -154,6 +154,12 @@ def test_cantonese_which_with_a_count_reads_as_mandarin() -> None:
     assert mandarin("周邊五間") == "周邊五間"  # no Cantonese word: left as written
 
 
+def test_cantonese_is_before_an_ordinal_reads_as_mandarin() -> None:
+    """今年質量月係第幾個 asks 是第几个; 聯係第一 is Mandarin and stays."""
+    assert mandarin("今年質量月係第幾個呀？") == "今年質量月是第幾個呀？"
+    assert mandarin("聯係第一線") == "聯係第一線"
+
+
 def test_a_count_converted_to_traditional_keeps_its_measure_word() -> None:
     """OpenCC's phrase 个中 (箇中, "therein") made 3个中国质量奖 read 3箇中國質量獎."""
     assert to_traditional("斩获3个中国质量奖提名奖") == "斬獲3個中國質量獎提名獎"
