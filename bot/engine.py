@@ -163,6 +163,10 @@ class Engine:
         self._asks = asks  # question-word kind (when, where, how_many) → its token
         docs, keys, spelled = self._phrasings(knowledge)
         names = [self.normalizer.base_tokens(v) for v in self.normalizer.variants]
+        # the words of a name ("research institute" of CosmoPlat's) are the knowledge's, though
+        # its answers hold the name's one token: a question saying only part of it uses no
+        # word the knowledge never does
+        self._name_words = frozenset(t for name in names for t in name)
         self.speller = Speller(itertools.chain(spelled, names, self._answer_words(knowledge)),
                                names)
         del spelled  # before the index is built: the two builds' peaks do not add up
@@ -676,7 +680,8 @@ class Engine:
         query = self.index.query(core or tokens)
         n = query.words
         seams = self._seams(core or tokens)
-        unknown = [self._number(t) < 0 and t not in seams for t in query.terms]
+        unknown = [self._number(t) < 0 and t not in seams and t not in self._name_words
+                   for t in query.terms]
         word_info, pair_info = sum(query.info[:n]) or 1.0, sum(query.info[n:]) or 1.0
         told = self.told(top.entry).aspects
         asking_tokens = {t for name, words in (asking or {}).items() if name in told

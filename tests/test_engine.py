@@ -527,3 +527,16 @@ def test_from_now_on_is_no_other_year_and_nationwide_is_the_countrys(engine: Eng
     assert engine.ask("品博会后年还办吗").status is not Status.ANSWER
     reply = engine.ask("how many one-stop service typical cases nationwide were selected?")
     assert reply.status is Status.ANSWER and "20" in reply.text
+
+
+def test_the_words_of_a_name_are_known_words(engine: Engine) -> None:
+    """Answers hold CosmoPlat's full English name as one token; a question saying only
+    "research institute" uses no word the knowledge never does, and counts no such word
+    against an answer — "hackathon" still is one."""
+    def unknown(question: str) -> float:
+        read = engine.read(question, "en")
+        return engine.signals(read.ranked, read.tokens, read.asked, read.asking, read.core,
+                              read.checked).unknown_words
+
+    assert unknown("which research institute joined the industry cluster") == 0
+    assert unknown("which research institute joined the hackathon") > 0
