@@ -383,6 +383,11 @@ _OPENING_SOUNDS = re.compile(r"(?:^|(?<=[\W_]))[嗯呃]+")
 _THANKS = frozenset({"谢谢", "多谢", "谢啦", "感谢", "謝謝", "多謝"})
 
 
+# spoken English as written (when is the expo gonna be held): read as pinyin, "gonna" was 共拿
+_SPOKEN = {"gonna": "going to", "wanna": "want to", "gotta": "got to"}
+_SPOKEN_RE = re.compile(r"\b(?:gonna|wanna|gotta)\b")
+
+
 # A few recent texts: answering one question reads its base form four or five times
 # (small talk, aspects asked, the words asking them, what is counted). Too few to remember
 # questions from one to the next.
@@ -390,6 +395,8 @@ _THANKS = frozenset({"谢谢", "多谢", "谢啦", "感谢", "謝謝", "多謝"}
 def _base(text: str) -> str:
     """:meth:`Normalizer.base`."""
     text = to_simplified(clean(text).lower()).replace("'s ", " ").replace("’s ", " ")
+    if "nna" in text or "tta" in text:  # the cheap test first: most text has neither
+        text = _SPOKEN_RE.sub(lambda m: _SPOKEN[m.group(0)], text)
     text = _NOT_ALNUM_RE.sub(" ", text)
     text = _CJK_GAP.sub("", " ".join(text.split()))  # 品 博 会 → 品博会
     return chinese_numerals_to_digits(text)

@@ -171,3 +171,10 @@ def test_replies_in_traditional_use_the_forms_taiwan_and_hong_kong_read() -> Non
     text = to_traditional("只有高标准，才有高质量发展，为此在平台里记着")
     assert "才有" in text and "為此" in text and "裡" in text and "著" in text
     assert not set("纔爲裏着") & set(text)
+
+
+def test_spoken_english_is_read_as_written_not_as_pinyin() -> None:
+    """"gonna" once read as the pinyin gong na (共拿); it is "going to"."""
+    assert Normalizer.base("When is the expo gonna be held?") == "when is the expo going to be held"
+    assert Normalizer.base("i wanna join") == "i want to join"
+    assert Normalizer.base("Savanna") == "savanna"  # only the whole word
