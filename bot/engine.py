@@ -31,6 +31,7 @@ from bot.text import (
     detect_language,
     detokenize,
     group_token,
+    is_group_token,
     mandarin,
     to_traditional,
 )
@@ -718,7 +719,7 @@ class Engine:
         if len(named) != 1:
             return False
         own = [t for t in tokens if t not in named and t not in _FUNCTION_CHARS
-               and not "\ue000" <= t[0] <= "\uf8ff"]
+               and not is_group_token(t)]
         if len(own) > _OVERVIEW_WORDS:
             return False
         number = self._number(next(iter(named)))
@@ -1091,11 +1092,9 @@ _OTHER_CITY_RE = re.compile(
     r"\b(?:beijing|shanghai|tianjin|chongqing|guangzhou|shenzhen|hangzhou|nanjing|suzhou|wuhan|"
     r"chengdu|xian|jinan|yantai|weifang|weihai|zibo|dalian|shenyang|harbin|zhengzhou|hefei|"
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
-# 去年的主题, 下一届: a year or edition the report, of 2022's campaign, never speaks of
-# (not the 后年 of 以后年年办吗: "from now on, every year")
 _CHOICE_BEFORE_RE = re.compile(r"(?:还是|或者?|或是)\s*$")
 _GUESS_BEFORE_RE = re.compile(r"(?:是|在)\s*$")
-_DATE_AFTER_RE = re.compile("^\\s*[\\d\ue000-\uf8ff]")  # 明年5月, 明年五月份 (a question word's token)
+_DATE_AFTER_RE = re.compile(r"^\s*[\d\ue000-\uf8ff]")  # 明年5月, 明年五月份 (a question word's token)
 
 
 def _time_guessed(before: str, after: str, checked: bool) -> bool:
@@ -1106,6 +1105,8 @@ def _time_guessed(before: str, after: str, checked: bool) -> bool:
         checked and (_GUESS_BEFORE_RE.search(before) or _DATE_AFTER_RE.search(after))))
 
 
+# 去年的主题, 下一届: a year or edition the report, of 2022's campaign, never speaks of
+# (not the 后年 of 以后年年办吗: "from now on, every year")
 _OTHER_TIME_RE = re.compile(r"去年|(?<![以之])前年|明年|(?<![以之然])后年|往年|往届|上届|下届|上一届|下一届|"
                             r"\b(?:last year|next year|previous year|the year before|"
                             r"(?:last|next|previous) edition)\b")

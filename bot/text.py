@@ -55,6 +55,11 @@ def group_token(number: int) -> str:
     return chr(_GROUP_BASE + number)
 
 
+def is_group_token(token: str) -> bool:
+    """Whether a token stands for a synonym group or a question word (see group_token)."""
+    return "\ue000" <= token[0] <= "\uf8ff"
+
+
 def has_cjk(text: str) -> bool:
     return bool(_CJK_RE.search(text))
 
