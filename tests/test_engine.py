@@ -540,3 +540,9 @@ def test_the_words_of_a_name_are_known_words(engine: Engine) -> None:
 
     assert unknown("which research institute joined the industry cluster") == 0
     assert unknown("which research institute joined the hackathon") > 0
+
+
+def test_a_name_spelt_in_spaced_pinyin_is_the_name(engine: Engine) -> None:
+    """A visitor writing English spells 老字号 "lao zi hao", syllable by syllable."""
+    reply = engine.ask("how many lao zi hao brands qingdao got")
+    assert reply.status is Status.ANSWER and "19" in reply.text
