@@ -381,6 +381,9 @@ class Engine:
         """A question as the decision sees it: its tokens, what it asks and the entries ranked
         (those telling what is asked first)."""
         text = mandarin(text)
+        asked_me = _ASKED_ME_RE.match(text)
+        if asked_me is not None and len(text) - asked_me.end() >= 4:
+            text = text[asked_me.end():]  # 老伴儿问我今年是第几个质量月: the question passed on
         checked = aspects.checked(text)
         if checked and lang != "en":
             text = aspects.as_asked(text, checked)  # 老字号是20个吗 asks 老字号是几个
@@ -1092,6 +1095,8 @@ _OTHER_CITY_RE = re.compile(
     r"\b(?:beijing|shanghai|tianjin|chongqing|guangzhou|shenzhen|hangzhou|nanjing|suzhou|wuhan|"
     r"chengdu|xian|jinan|yantai|weifang|weihai|zibo|dalian|shenyang|harbin|zhengzhou|hefei|"
     r"xiamen|changsha|kunming|ningbo|hong kong|macau|taipei)\b")
+# who asked the asker (老伴儿问我…, 客人问我说…), not 请问我… or 我想问我们…
+_ASKED_ME_RE = re.compile(r"^[^，,。？?！!\s]{1,6}?(?<![请想])问(?:我|俺|咱)(?!们)(?:说)?[，,:：]?\s*")
 _CHOICE_BEFORE_RE = re.compile(r"(?:还是|或者?|或是)\s*$")
 _GUESS_BEFORE_RE = re.compile(r"(?:是|在)\s*$")
 _DATE_AFTER_RE = re.compile(r"^\s*[\d\ue000-\uf8ff]")  # 明年5月, 明年五月份 (a question word's token)

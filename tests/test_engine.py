@@ -546,3 +546,10 @@ def test_a_name_spelt_in_spaced_pinyin_is_the_name(engine: Engine) -> None:
     """A visitor writing English spells 老字号 "lao zi hao", syllable by syllable."""
     reply = engine.ask("how many lao zi hao brands qingdao got")
     assert reply.status is Status.ANSWER and "19" in reply.text
+
+
+def test_a_question_passed_on_is_read_without_who_asked_it(engine: Engine) -> None:
+    """老伴儿问我… passes on the spouse's question; 请问我… and 我想问我们… are the asker's own."""
+    reply = engine.ask("老伴儿问我今年这是第几个全国质量月了 我俩都记不清了 你给说说")
+    assert reply.status is Status.ANSWER and "45" in reply.text
+    assert engine.read("请问我能参加开放日吗").ranked[0].entry.id == "open-day"
