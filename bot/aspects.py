@@ -99,8 +99,10 @@ _ZH: dict[str, str] = {
              r"哪个区|哪座|去哪",
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
-    # 那几个“人人”是什么 points at the few the report names: which, not how many
-    "how_many": rf"多少|几多|(?<![哪那举列])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|百分比|几成",
+    # 那几个“人人”是什么 points at the few the report names: which, not how many; 带几个朋友
+    # is "a few friends"
+    "how_many": rf"多少|几多|(?<![哪那举列带约叫找陪])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|"
+                r"百分比|几成",
     # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
     "ordinal": r"第几(?!名)",
     # what someone said or shared (青岛啤酒分享的质量提升密码具体讲了啥): an answer that only

@@ -1132,9 +1132,9 @@ _PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|
 _GUESS_RE = re.compile(r"\s*(?:是不是|就是|应该是|不会是|是)在?[^，,。？?！!\s]{1,8}?(?:吗|吧|嘛|么)"
                        r"[？?。！!，,\s]*")
 # 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
-_WH_WORD_RE = re.compile("什么|啥|哪|谁|几|多少|怎么|如何|咩|乜")
-_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|几|多少|怎么|如何|咩|乜|边|还是|[是对]吧|"
-                               r"在那[里儿](?=\S*的)|"
+_WH_WORD_RE = re.compile("什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜")  # 带几个朋友: a few
+_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜|边|还是|"
+                               r"[是对]吧|在那[里儿](?=\S*的)|"
                                r"\b(?:what|how|when|where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
 _TWO_PARTS_UP_TO = 120  # characters: longer messages tell a story around one question

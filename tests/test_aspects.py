@@ -872,3 +872,10 @@ def test_the_others_of_a_list_and_nominations_said_before_who(engine: Engine) ->
     assert reply.status is Status.ANSWER and "开放日" in reply.text
     reply = engine.ask("qingdao got 3 nominations for the china quality award, who are they")
     assert reply.status is Status.ANSWER and "Chaoyin" in reply.text
+
+
+def test_a_few_people_brought_along_is_no_count_asked(engine: Engine) -> None:
+    """带几个朋友去 says "a few friends"; 有几个展区 asks how many."""
+    assert "how_many" not in asked("我想带几个朋友去，品博会几月份办")
+    assert "how_many" in asked("品博会有几个展区")
+    assert engine.ask("品博会啥时候办 我想带几个买房客户去逛逛").status is Status.ANSWER
