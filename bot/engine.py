@@ -469,7 +469,8 @@ class Engine:
             # after the question, a clause that asks nothing is the asker's reason
             # (品博会几月办，想带老婆孩子去逛逛), whoever it speaks of
             # (the cheap tests first: _asks and the tokens are not)
-            if asked_before and _GUESS_RE.fullmatch(c) and not _asks(c):
+            if asked_before and (_GUESS_RE.fullmatch(c) or _EN_GUESS_RE.fullmatch(c)) \
+                    and not _asks(c):
                 continue  # 在哪开的，是在市南区吗: the asker's guess at what they asked
             story = ((not last or asked_before)
                      and (story or asked_before or bool(_ABOUT_ME_RE.match(c)))
@@ -1131,6 +1132,11 @@ _PARTS_RE = re.compile(r"(?<=[？?])|[，,]?\s+and\s+(?=(?:will|is|are|was|were|
 # 是在市南区吗, 是十二月吧: a guess at the answer, said after the question
 _GUESS_RE = re.compile(r"\s*(?:是不是|就是|应该是|不会是|是)在?[^，,。？?！!\s]{1,8}?(?:吗|吧|嘛|么)"
                        r"[？?。！!，,\s]*")
+# …in qingdao? i think around 100?: a figure guessed after the question
+_EN_GUESS_RE = re.compile(r"\s*(?:(?:i think|i guess|maybe|probably|perhaps)\s+)?"
+                          r"(?:(?:it'?s|it is|is it)\s+)?"
+                          r"(?:(?:like|about|around|roughly|over|more than)\s+)?\d[\d,.]*(?:\s+[a-z]+)?"
+                          r"\s*[?？.!]*\s*", re.IGNORECASE)
 # 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
 _WH_WORD_RE = re.compile("什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜")  # 带几个朋友: a few
 _QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜|边|还是|"

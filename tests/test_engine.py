@@ -553,3 +553,12 @@ def test_a_question_passed_on_is_read_without_who_asked_it(engine: Engine) -> No
     reply = engine.ask("老伴儿问我今年这是第几个全国质量月了 我俩都记不清了 你给说说")
     assert reply.status is Status.ANSWER and "45" in reply.text
     assert engine.read("请问我能参加开放日吗").ranked[0].entry.id == "open-day"
+
+
+def test_a_figure_guessed_after_an_english_question_is_no_foreign_figure(engine: Engine) -> None:
+    """"… in qingdao? i think around 100?" guesses the count asked; the answer gives the
+    report's 152."""
+    reply = engine.ask("how many well-known trademark in qingdao? i think around 100?")
+    assert reply.status is Status.ANSWER and "152" in reply.text
+    assert engine.without_context("how many brands will the expo bring in? like 1000?") == \
+        "how many brands will the expo bring in?"
