@@ -562,3 +562,9 @@ def test_a_figure_guessed_after_an_english_question_is_no_foreign_figure(engine:
     assert reply.status is Status.ANSWER and "152" in reply.text
     assert engine.without_context("how many brands will the expo bring in? like 1000?") == \
         "how many brands will the expo bring in?"
+
+
+def test_full_name_is_asked_with_either_word(engine: Engine) -> None:
+    """全名 asks what 全称 does: the expo's full name."""
+    reply = engine.ask("品博会全名叫什么")
+    assert reply.status is Status.ANSWER and "青岛国际品质生活博览会" in reply.text
