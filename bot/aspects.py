@@ -32,6 +32,7 @@ DETAILS = frozenset({"when", "day", "hours", "where", "who", "how_many", "which"
                      "area", "amount", "affiliation", "ordinal", "frequency", "said"})
 
 _M = "个家件部幅次项条亿万名位届批款种朵期所座回趟遍间"  # measure words counted with 几
+A_FEW_AFTER = "带约叫找陪"  # 带几个朋友, 约几个人: 几 after these says "a few", it asks nothing
 _FOUND = r"(?:成立|创立|创办|建立|组建|始建|创建|设立|建厂|开工|动工|建成|落成|竣工|启用|投用|上线)"
 _WHEN_Q = r"(?:哪年|哪一年|什么时候|何时|啥时候|几几年|哪个年代|多少年)"
 _ZH: dict[str, str] = {
@@ -100,8 +101,8 @@ _ZH: dict[str, str] = {
     "who": r"谁|哪位|哪些人|什么人|啥人|边个|边位|哪个人|哪家|哪几家|哪些企业|哪些单位|哪些公司|哪个单位|"
            r"哪个部门|哪个企业|哪个公司|哪个机构|哪些机构|什么单位|什么机构|什么部门|主办方|承办方",
     # 那几个“人人”是什么 points at the few the report names: which, not how many; 带几个朋友
-    # is "a few friends"
-    "how_many": rf"多少|几多|(?<![哪那举列带约叫找陪])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|"
+    # is "a few friends" (A_FEW_AFTER)
+    "how_many": rf"多少|几多|(?<![哪那举列{A_FEW_AFTER}])几[{_M}]|数量|有几|多大规模|规模|总数|百分之几|"
                 r"百分比|几成",
     # 第几届, 全国第几家: a place in an order, told by 第45个 or 首个, not by any figure
     "ordinal": r"第几(?!名)",

@@ -1138,8 +1138,9 @@ _EN_GUESS_RE = re.compile(r"\s*(?:(?:i think|i guess|maybe|probably|perhaps)\s+)
                           r"(?:(?:like|about|around|roughly|over|more than)\s+)?\d[\d,.]*(?:\s+[a-z]+)?"
                           r"\s*[?？.!]*\s*", re.IGNORECASE)
 # 我们老百姓能参加啥质量活动不: a question word asks, though no aspect's words do
-_WH_WORD_RE = re.compile("什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜")  # 带几个朋友: a few
-_QUESTION_WORD_RE = re.compile(r"[？?]|吗|什么|啥|哪|谁|(?<![带约叫找陪])几|多少|怎么|如何|咩|乜|边|还是|"
+_A_FEW = f"(?<![{aspects.A_FEW_AFTER}])"  # 带几个朋友 says "a few"
+_WH_WORD_RE = re.compile(f"什么|啥|哪|谁|{_A_FEW}几|多少|怎么|如何|咩|乜")
+_QUESTION_WORD_RE = re.compile(rf"[？?]|吗|什么|啥|哪|谁|{_A_FEW}几|多少|怎么|如何|咩|乜|边|还是|"
                                r"[是对]吧|在那[里儿](?=\S*的)|"
                                r"\b(?:what|how|when|where|who|which|why|will|is|are|does|do|did|can)\b",
                                re.IGNORECASE)
